@@ -1,0 +1,58 @@
+# facegate: two commands on a fresh machine.
+#   make serve   create .venv, install, start the service on 127.0.0.1:8080
+#   make test    install the test dependencies and run the whole suite
+#   make bench   run the benchmarks, results in bench/results/
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+
+.PHONY: serve test lint bench install install-test install-bench dlib-openblas clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip setuptools wheel
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(PIP) install --quiet -e '.[test]'
+	touch $@
+
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
+	$(PIP) install --quiet 'Click>=6.0'
+	# face_recognition is measured side by side; --no-deps keeps it off a dlib source build.
+	$(PIP) install --quiet --no-deps face_recognition==1.3.0
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+install-bench: $(VENV)/.installed-bench
+
+serve: install
+	$(BIN)/facegate serve
+
+lint: install-test
+	$(BIN)/ruff check src tests bench
+
+test: install-test lint
+	$(BIN)/python -m pytest
+
+bench: install-bench
+	$(BIN)/python bench/engine.py
+
+# Optional: replace the dlib-bin wheel (no BLAS) with dlib built from source against OpenBLAS,
+# about 5x faster for the CNN detector and the descriptor. Needs Debian's libopenblas-dev and
+# cmake, and 15-25 minutes on two cores. bench/check_dlib_build.py verifies the descriptors.
+dlib-openblas: install
+	$(BIN)/python bench/check_dlib_build.py --save-reference
+	$(PIP) install --quiet cmake
+	$(PIP) uninstall --yes dlib-bin
+	$(PIP) install --no-binary dlib --no-cache-dir 'dlib==20.0.1'
+	$(BIN)/python bench/check_dlib_build.py --compare-reference
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,84 @@
+"""The AWS JSON 1.1 front door: ``POST /`` with ``X-Amz-Target: RekognitionService.<Op>``.
+
+An unmodified boto3 Rekognition client talks to this route when only ``endpoint_url``
+changes. Errors are ``{"__type": ..., "message": ...}`` so boto3 raises
+``client.exceptions.<Name>``; every response carries ``x-amzn-RequestId``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from facegate.api.operations import OPERATIONS, Context
+from facegate.api.validation import operation_model, validate
+from facegate.errors import (
+    FacegateError,
+    ImageTooLargeException,
+    InvalidParameterException,
+    UnknownOperationException,
+)
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+TARGET_PREFIX = "RekognitionService."
+
+router = APIRouter()
+
+
+def aws_response(body: dict, request_id: str, status: int = 200) -> Response:
+    return Response(
+        content=json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        media_type=CONTENT_TYPE,
+        headers={"x-amzn-RequestId": request_id},
+    )
+
+
+def aws_error(error: FacegateError, request_id: str) -> Response:
+    return aws_response(error.to_dict(), request_id, error.status)
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it passes ``limit`` bytes (never read whole)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ImageTooLargeException(
+            f"The request body is {int(declared)} bytes; the limit is {limit} bytes."
+        )
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ImageTooLargeException(f"The request body exceeds the limit of {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("/", include_in_schema=False)
+async def aws_json(request: Request) -> Response:
+    request_id = str(uuid.uuid4())
+    state = request.app.state
+    try:
+        target = request.headers.get("x-amz-target", "")
+        if not target.startswith(TARGET_PREFIX):
+            raise UnknownOperationException(
+                f"X-Amz-Target must be RekognitionService.<Operation>, got {target!r}."
+            )
+        name = target[len(TARGET_PREFIX) :]
+        model = operation_model(name)
+        handler = OPERATIONS.get(name)
+        if model is None or handler is None:
+            raise UnknownOperationException(f"facegate does not serve the operation {name!r}.")
+        body = await read_capped(request, state.settings.max_body_bytes)
+        try:
+            raw = json.loads(body or b"{}")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise InvalidParameterException("The request body is not valid JSON.") from None
+        params = validate(model, raw, max_image_bytes=state.settings.decode.max_bytes)
+        result = await handler(params, Context(state.settings, state.pool, request_id))
+        return aws_response(result, request_id)
+    except FacegateError as error:
+        return aws_error(error, request_id)

@@ -1,0 +1,1 @@
+"""The ``facegate`` command line."""

@@ -1,0 +1,176 @@
+"""The face engine: bytes in, faces (and vectors) out; DetectFaces and CompareFaces semantics.
+
+One engine per process holds the loaded models (:func:`facegate.vision.models.load_models`
+loads them once). The engine is synchronous and CPU-bound: the service runs it in a worker
+pool, the CLI runs it directly.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import dlib
+import numpy as np
+
+from facegate.config import Settings, load_settings
+from facegate.errors import InvalidParameterException
+from facegate.vision.calibration import Calibration, shipped_calibration
+from facegate.vision.decode import DecodedImage, decode_image
+from facegate.vision.detect import detect
+from facegate.vision.faces import Analysis, Face
+from facegate.vision.geometry import pose_beyond_frontal, pose_from_landmarks
+from facegate.vision.models import DEFAULT_CHAIN, LoadedModels, load_models
+from facegate.vision.quality import brightness, sharpness
+
+DEFAULT_SIMILARITY_THRESHOLD = 80.0
+
+
+class FaceEngine:
+    """Detection, analysis, embedding and comparison on one model chain."""
+
+    def __init__(
+        self, settings: Settings | None = None, model_version: str = DEFAULT_CHAIN.version
+    ):
+        self.settings = settings or load_settings()
+        self.models: LoadedModels = load_models(model_version)
+        self.chain = self.models.chain
+
+    @cached_property
+    def calibration(self) -> Calibration:
+        """The shipped similarity calibration of this engine's model chain."""
+        return shipped_calibration(self.chain.calibration)
+
+    # --- pixels to faces ---------------------------------------------------------------------
+
+    def decode(self, data: bytes) -> DecodedImage:
+        return decode_image(data, self.settings.decode)
+
+    def analyze(self, data: bytes, *, detector: str | None = None, embed: bool = False) -> Analysis:
+        """Decode ``data`` and analyse every face (the largest ``max_faces``), largest first."""
+        return self.analyze_pixels(self.decode(data).pixels, detector=detector, embed=embed)
+
+    def analyze_pixels(
+        self, pixels: np.ndarray, *, detector: str | None = None, embed: bool = False
+    ) -> Analysis:
+        height, width = pixels.shape[:2]
+        found = detect(self.models, pixels, self.settings.detect, detector)
+        found.sort(key=lambda d: d.box.area, reverse=True)
+        found = found[: self.settings.detect.max_faces]
+        faces: list[Face] = []
+        shapes = []
+        for det in found:
+            rect = dlib.rectangle(
+                round(det.box.left),
+                round(det.box.top),
+                round(det.box.right) - 1,
+                round(det.box.bottom) - 1,
+            )
+            shape = self.models.landmarks(pixels, rect)
+            points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
+            pose = pose_from_landmarks(points)
+            faces.append(
+                Face(
+                    box=det.box,
+                    confidence=det.confidence,
+                    detector=det.detector,
+                    landmarks=points,
+                    pose=pose if det.frontal else pose_beyond_frontal(pose),
+                    frontal=det.frontal,
+                    brightness=brightness(pixels, det.box),
+                    sharpness=sharpness(pixels, det.box),
+                )
+            )
+            shapes.append(shape)
+        analysis = Analysis(
+            width=width, height=height, faces=faces, model_version=self.chain.version
+        )
+        if embed and faces:
+            self._embed(pixels, faces, shapes)
+        return analysis
+
+    def embed_faces(self, pixels: np.ndarray, faces: list[Face]) -> None:
+        """Compute the descriptor of each face (from its landmarks) in place."""
+        shapes = [
+            dlib.full_object_detection(
+                dlib.rectangle(
+                    int(f.box.left), int(f.box.top), int(f.box.right), int(f.box.bottom)
+                ),
+                [dlib.point(round(x), round(y)) for x, y in f.landmarks],
+            )
+            for f in faces
+        ]
+        self._embed(pixels, faces, shapes)
+
+    def _embed(self, pixels: np.ndarray, faces: list[Face], shapes: list[Any]) -> None:
+        chips = dlib.get_face_chips(
+            pixels,
+            dlib.full_object_detections(shapes),
+            size=self.chain.chip_size,
+            padding=self.chain.chip_padding,
+        )
+        vectors = self.models.descriptor.compute_face_descriptor(list(chips))
+        for face, vector in zip(faces, vectors, strict=True):
+            face.embedding = np.asarray(vector, dtype=np.float32)
+
+    # --- comparison --------------------------------------------------------------------------
+
+    def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
+        """Calibrated 0-100 similarity between one vector and one or many others."""
+        distance = np.linalg.norm(np.atleast_2d(b) - np.asarray(a), axis=1)
+        sims = self.calibration.similarity(distance)
+        return float(sims[0]) if np.ndim(b) == 1 else sims
+
+    # --- Rekognition operations --------------------------------------------------------------
+
+    def detect_faces(self, data: bytes, *, detector: str | None = None) -> dict[str, Any]:
+        """DetectFaces: the ``FaceDetails`` of the (up to 100) largest faces."""
+        return {"FaceDetails": self.analyze(data, detector=detector).face_details()}
+
+    def compare_faces(
+        self,
+        source: bytes,
+        target: bytes,
+        *,
+        threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
+        quality_filter: str = "NONE",
+        detector: str | None = None,
+    ) -> dict[str, Any]:
+        """CompareFaces: the largest usable source face against every usable target face."""
+        src_pixels = self.decode(source).pixels
+        tgt_pixels = self.decode(target).pixels
+        src = self.analyze_pixels(src_pixels, detector=detector)
+        src_faces = [f for f in src.faces if not f.reasons(quality_filter)]
+        if not src_faces:
+            why = (
+                "no face was found"
+                if not src.faces
+                else (f"no face passed the {quality_filter} quality filter")
+            )
+            raise InvalidParameterException(
+                f"The source image has no usable face: {why}. Send a photo with a visible face."
+            )
+        probe = src_faces[0]
+        self.embed_faces(src_pixels, [probe])
+        tgt = self.analyze_pixels(tgt_pixels, detector=detector)
+        candidates = [f for f in tgt.faces if not f.reasons(quality_filter)]
+        matches, unmatched = [], []
+        if candidates:
+            self.embed_faces(tgt_pixels, candidates)
+            assert probe.embedding is not None
+            sims = self.similarity(probe.embedding, np.stack([f.embedding for f in candidates]))
+            for face, sim in zip(candidates, np.atleast_1d(sims), strict=True):
+                detail = face.face_detail(tgt.width, tgt.height)
+                if sim >= threshold:
+                    matches.append({"Similarity": round(float(sim), 4), "Face": detail})
+                else:
+                    unmatched.append(detail)
+        matches.sort(key=lambda m: m["Similarity"], reverse=True)
+        return {
+            "SourceImageFace": {
+                "BoundingBox": probe.box.to_ratios(src.width, src.height),
+                "Confidence": round(probe.confidence, 6),
+            },
+            "FaceMatches": matches,
+            "UnmatchedFaces": unmatched,
+        }
