@@ -101,7 +101,16 @@ def main() -> None:
             }
         return out
 
+    per_view = {
+        view: {
+            "median_nose_offset_along_eyes": round(float(np.median([r["along"] for r in rs])), 3),
+            "median_nose_drop": round(float(np.median([r["across"] for r in rs])), 3),
+        }
+        for view in sorted({r["view"] for r in found})
+        for rs in [[r for r in found if r["view"] == view]]
+    }
     result = {
+        "per_view_geometry_in_eye_distances": per_view,
         "data": f"London set, {len(rows)} images, {len(found)} with a face",
         "labels": "view names only: frontal 0, three-quarter nominally +-45, profile +-90 degrees "
         "yaw; pitch assumed 0",

@@ -17,6 +17,12 @@ def views(name: str) -> list[Path]:
     return sorted((LONDON / name).glob("*.jpg"))
 
 
+@pytest.fixture(scope="module")
+def london(engine) -> dict[Path, list]:
+    """The faces the default (auto) detector finds in every London test image, computed once."""
+    return {p: engine.analyze(p.read_bytes()).faces for p in sorted(LONDON.glob("*/*.jpg"))}
+
+
 def test_two_people_gives_two_faces_where_the_faces_are(engine):
     result = engine.detect_faces(read("face_recognition/two_people.jpg"))
     faces = result["FaceDetails"]
@@ -71,7 +77,7 @@ def test_max_faces_keeps_the_largest(engine):
     assert two == all_faces[:2]
 
 
-def test_every_frontal_and_three_quarter_view_is_detected(engine):
+def test_every_frontal_and_three_quarter_view_is_detected(london):
     extreme = {}
     for view in (
         "neutral_front",
@@ -83,9 +89,8 @@ def test_every_frontal_and_three_quarter_view_is_detected(engine):
     ):
         extreme[view] = 0
         for path in views(view):
-            analysis = engine.analyze(path.read_bytes())
-            assert len(analysis.faces) == 1, path
-            extreme[view] += "EXTREME_POSE" in analysis.faces[0].reasons("LOW")
+            assert len(london[path]) == 1, path
+            extreme[view] += "EXTREME_POSE" in london[path][0].reasons("LOW")
     # Frontal faces always pass the pose bar; a three-quarter view turned further than most
     # may be flagged (2% of them on the whole London set, docs/engine.md).
     assert extreme["neutral_front"] == extreme["smiling_front"] == 0
@@ -93,22 +98,21 @@ def test_every_frontal_and_three_quarter_view_is_detected(engine):
     assert turned <= 0.05 * 4 * len(views("neutral_front"))
 
 
-def test_frontal_views_have_small_yaw(engine):
+def test_frontal_views_have_small_yaw(london):
     for path in views("neutral_front"):
-        pose = engine.analyze(path.read_bytes()).faces[0].pose
+        pose = london[path][0].pose
         assert abs(pose["Yaw"]) < 15 and abs(pose["Roll"]) < 15, (path, pose)
 
 
-def test_three_quarter_views_turn_opposite_ways(engine):
+def test_three_quarter_views_turn_opposite_ways(london):
     for left, right in zip(
         views("neutral_left_3quarter"), views("neutral_right_3quarter"), strict=True
     ):
-        yaw_left = engine.analyze(left.read_bytes()).faces[0].pose["Yaw"]
-        yaw_right = engine.analyze(right.read_bytes()).faces[0].pose["Yaw"]
+        yaw_left, yaw_right = london[left][0].pose["Yaw"], london[right][0].pose["Yaw"]
         assert yaw_left * yaw_right < 0 and abs(yaw_left) > 15 and abs(yaw_right) > 15
 
 
-def test_profile_views_are_extreme_pose_or_not_detected(engine):
+def test_profile_views_are_extreme_pose_or_not_detected(london):
     for view in (
         "neutral_left_profile",
         "neutral_right_profile",
@@ -116,7 +120,7 @@ def test_profile_views_are_extreme_pose_or_not_detected(engine):
         "smiling_right_profile",
     ):
         for path in views(view):
-            faces = engine.analyze(path.read_bytes()).faces
+            faces = london[path]
             assert all("EXTREME_POSE" in f.reasons("LOW") for f in faces), (path, faces)
 
 

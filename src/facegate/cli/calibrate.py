@@ -20,7 +20,9 @@ from facegate.cli.output import stderr, stdout
 from facegate.config import load_settings
 from facegate.vision.calibration import compute_calibration
 from facegate.vision.dataset import EmbeddingCache, list_samples, read_groups
+from facegate.vision.geometry import face_pose
 from facegate.vision.models import DEFAULT_CHAIN
+from facegate.vision.quality import FaceMeasures, reasons_at
 
 
 def embed_dataset(
@@ -45,7 +47,7 @@ def embed_dataset(
                 "box": result["boxes"][:1],
                 "landmarks": result["landmarks"][:1],
                 "size": np.array([result["width"], result["height"]]),
-                "verdict": np.array([json.dumps(v) for v in result["verdicts"][:1]]),
+                "measures": np.array([json.dumps(m) for m in result["measures"][:1]]),
             }
         else:
             entry = {"error": np.array(result["Type"])}
@@ -60,12 +62,15 @@ def enrollment_failure(entry: dict[str, np.ndarray] | None, quality_filter: str)
         return str(entry["error"]) if entry is not None else "not processed"
     if not len(entry["embedding"]):
         return "no face"
-    if quality_filter != "NONE":
-        level = "LOW" if quality_filter == "AUTO" else quality_filter
-        reasons = json.loads(str(entry["verdict"][0]))["Reasons"][level]
-        if reasons:
-            return ",".join(reasons)
-    return None
+    # The verdict is recomputed from the cached measures, so it follows the current pose model
+    # and quality bars rather than those of the run that filled the cache.
+    measures = json.loads(str(entry["measures"][0]))
+    pose = face_pose(entry["landmarks"][0], bool(measures["frontal"]))
+    reasons = reasons_at(
+        FaceMeasures(yaw=pose["Yaw"], pitch=pose["Pitch"], roll=pose["Roll"], **measures),
+        quality_filter,
+    )
+    return ",".join(reasons) if reasons else None
 
 
 def run_calibrate(args: argparse.Namespace) -> int:

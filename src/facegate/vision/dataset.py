@@ -93,7 +93,7 @@ class EmbeddingCache:
     and landmarks, so a second run over the same data skips the models entirely.
     """
 
-    FORMAT = "v2"  # bump when an entry's contents change
+    FORMAT = "v3"  # bump when an entry's contents change
 
     def __init__(self, root: Path, model_version: str, detector: str):
         self.dir = root / model_version / detector / self.FORMAT

@@ -19,7 +19,7 @@ from facegate.vision.calibration import Calibration, shipped_calibration
 from facegate.vision.decode import DecodedImage, decode_image
 from facegate.vision.detect import detect
 from facegate.vision.faces import Analysis, Face
-from facegate.vision.geometry import pose_beyond_frontal, pose_from_landmarks
+from facegate.vision.geometry import face_pose
 from facegate.vision.models import DEFAULT_CHAIN, LoadedModels, load_models
 from facegate.vision.quality import brightness, sharpness
 
@@ -68,14 +68,13 @@ class FaceEngine:
             )
             shape = self.models.landmarks(pixels, rect)
             points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
-            pose = pose_from_landmarks(points)
             faces.append(
                 Face(
                     box=det.box,
                     confidence=det.confidence,
                     detector=det.detector,
                     landmarks=points,
-                    pose=pose if det.frontal else pose_beyond_frontal(pose),
+                    pose=face_pose(points, det.frontal),
                     frontal=det.frontal,
                     brightness=brightness(pixels, det.box),
                     sharpness=sharpness(pixels, det.box),

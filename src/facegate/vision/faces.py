@@ -38,6 +38,17 @@ class Face:
             frontal=self.frontal,
         )
 
+    def raw_measures(self) -> dict[str, float | bool]:
+        """What the quality verdict needs besides the pose (which comes from the landmarks)."""
+        m = self.measures
+        return {
+            "face_px": m.face_px,
+            "sharpness": m.sharpness,
+            "brightness": m.brightness,
+            "confidence": m.confidence,
+            "frontal": m.frontal,
+        }
+
     def reasons(self, level: str) -> list[str]:
         """Why this face falls below a QualityFilter level (``NONE``, ``AUTO``, ``LOW`` ...)."""
         return reasons_at(self.measures, level)

@@ -111,7 +111,8 @@ class PoseModel:
     nose_drop: float
 
 
-FIVE_POINT_POSE = PoseModel(nose_depth=0.52, nose_drop=0.80)
+# Fitted by bench/fit_pose.py (results in bench/results/pose.json, method in docs/engine.md).
+FIVE_POINT_POSE = PoseModel(nose_depth=0.459, nose_drop=0.702)
 
 
 def pose_from_landmarks(points: np.ndarray, model: PoseModel = FIVE_POINT_POSE) -> dict[str, float]:
@@ -168,3 +169,9 @@ def pose_beyond_frontal(pose: dict[str, float]) -> dict[str, float]:
     if abs(pose["Roll"]) > FRONTAL_MAX_ROLL:
         return pose
     return {**pose, "Yaw": math.copysign(PROFILE_YAW, pose["Yaw"] or 1.0)}
+
+
+def face_pose(points: np.ndarray, frontal: bool) -> dict[str, float]:
+    """Rekognition's ``Pose`` for a face: from its landmarks, or a profile when beyond range."""
+    pose = pose_from_landmarks(points)
+    return pose if frontal else pose_beyond_frontal(pose)

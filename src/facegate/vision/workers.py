@@ -95,7 +95,7 @@ def embed_image(
         "landmarks": np.stack([f.landmarks for f in faces]) if faces else np.zeros((0, 5, 2)),
         "detectors": [f.detector for f in faces],
         "confidences": [f.confidence for f in faces],
-        "verdicts": [f.verdict() for f in faces],
+        "measures": [f.raw_measures() for f in faces],
     }
 
 
