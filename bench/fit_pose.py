@@ -81,7 +81,7 @@ def main() -> None:
     def errors(model: PoseModel, subset: list[dict]) -> dict:
         out = {}
         for kind in NOMINAL_YAW:
-            yaw_err, pitch_err, flagged = [], [], 0
+            yaw_err, pitch_err, flagged, wrong_side = [], [], 0, 0
             for r in subset:
                 if r["kind"] != kind:
                     continue
@@ -90,10 +90,12 @@ def main() -> None:
                     pose = pose_beyond_frontal(pose)
                     flagged += 1
                 yaw_err.append(abs(pose["Yaw"] - r["yaw"]))
+                wrong_side += r["yaw"] * pose["Yaw"] < 0
                 pitch_err.append(abs(pose["Pitch"]))
             out[kind] = {
                 "faces": len(yaw_err),
                 "beyond_frontal_range": flagged,
+                "turned_the_wrong_way": wrong_side,
                 "yaw_abs_error_median": round(float(np.median(yaw_err)), 1),
                 "yaw_abs_error_p90": round(float(np.percentile(yaw_err, 90)), 1),
                 "pitch_abs_median": round(float(np.median(pitch_err)), 1),

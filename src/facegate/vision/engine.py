@@ -19,7 +19,7 @@ from facegate.vision.calibration import Calibration, shipped_calibration
 from facegate.vision.decode import DecodedImage, decode_image
 from facegate.vision.detect import detect
 from facegate.vision.faces import Analysis, Face
-from facegate.vision.geometry import face_pose
+from facegate.vision.geometry import Box, face_pose
 from facegate.vision.models import DEFAULT_CHAIN, LoadedModels, load_models
 from facegate.vision.quality import brightness, sharpness
 
@@ -58,15 +58,8 @@ class FaceEngine:
         found.sort(key=lambda d: d.box.area, reverse=True)
         found = found[: self.settings.detect.max_faces]
         faces: list[Face] = []
-        shapes = []
         for det in found:
-            rect = dlib.rectangle(
-                round(det.box.left),
-                round(det.box.top),
-                round(det.box.right) - 1,
-                round(det.box.bottom) - 1,
-            )
-            shape = self.models.landmarks(pixels, rect)
+            shape = self.models.landmarks(pixels, _dlib_rect(det.box))
             points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
             faces.append(
                 Face(
@@ -80,28 +73,20 @@ class FaceEngine:
                     sharpness=sharpness(pixels, det.box),
                 )
             )
-            shapes.append(shape)
-        analysis = Analysis(
-            width=width, height=height, faces=faces, model_version=self.chain.version
-        )
         if embed and faces:
-            self._embed(pixels, faces, shapes)
-        return analysis
+            self.embed_faces(pixels, faces)
+        return Analysis(width=width, height=height, faces=faces, model_version=self.chain.version)
 
     def embed_faces(self, pixels: np.ndarray, faces: list[Face]) -> None:
-        """Compute the descriptor of each face (from its landmarks) in place."""
+        """Compute each face's descriptor in place, from the chip its landmarks align."""
+        if not faces:
+            return
         shapes = [
             dlib.full_object_detection(
-                dlib.rectangle(
-                    int(f.box.left), int(f.box.top), int(f.box.right), int(f.box.bottom)
-                ),
-                [dlib.point(round(x), round(y)) for x, y in f.landmarks],
+                _dlib_rect(f.box), [dlib.point(round(x), round(y)) for x, y in f.landmarks]
             )
             for f in faces
         ]
-        self._embed(pixels, faces, shapes)
-
-    def _embed(self, pixels: np.ndarray, faces: list[Face], shapes: list[Any]) -> None:
         chips = dlib.get_face_chips(
             pixels,
             dlib.full_object_detections(shapes),
@@ -173,3 +158,10 @@ class FaceEngine:
             "FaceMatches": matches,
             "UnmatchedFaces": unmatched,
         }
+
+
+def _dlib_rect(box: Box) -> dlib.rectangle:
+    """dlib's rectangle (inclusive right and bottom) for a box in pixels."""
+    return dlib.rectangle(
+        round(box.left), round(box.top), round(box.right) - 1, round(box.bottom) - 1
+    )
