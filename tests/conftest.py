@@ -31,3 +31,52 @@ def engine():
         if os.environ.get("FACEGATE_REQUIRE_MODELS"):
             pytest.fail(f"the real models are required but could not be loaded: {exc}")
         pytest.skip(f"dlib models unavailable: {exc}")
+
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "FACEGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_databases():
+    """Makes fresh PostgreSQL databases (one per call), all dropped after the session.
+
+    Without a server the PostgreSQL runs are skipped, except in CI
+    (FACEGATE_REQUIRE_POSTGRES=1), where that is a failure.
+    """
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        connection = engine.connect()
+    except OperationalError as exc:
+        if os.environ.get("FACEGATE_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required but unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL}")
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"facegate_test_{uuid.uuid4().hex[:12]}"
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+    try:
+        yield make
+    finally:
+        for name in made:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        connection.close()
+        engine.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def backend(request) -> dict[str, str]:
+    """Server environment for each storage backend: every storage test runs on both."""
+    if request.param == "sqlite":
+        return {}
+    return {"FACEGATE_DATABASE_URL": request.getfixturevalue("postgres_databases")()}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import configparser
+import json
 import os
 import socket
 import subprocess
@@ -9,7 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+import boto3
 import httpx
+from botocore.config import Config
 
 
 def free_port() -> int:
@@ -19,18 +23,64 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path, **env: str):
-        self.port = free_port()
+    def __init__(self, data_dir: Path, port: int | None = None, **env: str):
+        self.data_dir = data_dir
+        self.env = env
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir / "server.log"
-        environ = {**os.environ, "FACEGATE_DATA_DIR": str(data_dir), **env}
+        self.start()
+
+    def start(self) -> None:
+        environ = {**os.environ, "FACEGATE_DATA_DIR": str(self.data_dir), **self.env}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "facegate.cli.main", "serve", "--port", str(self.port)],
             env=environ,
-            stdout=self.log.open("w"),
+            stdout=self.log.open("a"),
             stderr=subprocess.STDOUT,
         )
         self._wait_ready()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handler runs, as in a crash."""
+        self.process.kill()
+        self.process.wait()
+
+    def operator_keys(self) -> tuple[str, str]:
+        """The key the first start wrote to <data dir>/credentials."""
+        parser = configparser.ConfigParser()
+        parser.read(self.data_dir / "credentials")
+        return (
+            parser["facegate"]["aws_access_key_id"],
+            parser["facegate"]["aws_secret_access_key"],
+        )
+
+    def client(self, keys: tuple[str, str] | None = None, **config: object):
+        """A real boto3 Rekognition client for this server (the operator's key by default)."""
+        key_id, secret = keys or self.operator_keys()
+        return boto3.client(
+            "rekognition",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            config=Config(
+                retries={"max_attempts": 1, "mode": "standard"}, read_timeout=300, **config
+            ),
+        )
+
+    def admin(self, *args: str) -> dict:
+        """Run ``facegate admin --json ...`` on this server's data directory."""
+        environ = {**os.environ, "FACEGATE_DATA_DIR": str(self.data_dir), **self.env}
+        done = subprocess.run(
+            [sys.executable, "-m", "facegate.cli.main", "admin", "--json", *args],
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
 
     def _wait_ready(self, timeout: float = 180.0) -> None:
         deadline = time.monotonic() + timeout

@@ -7,10 +7,11 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
 import httpx
 import pytest
-from botocore.config import Config
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from tests.conftest import read
 from tests.server import Server
@@ -34,14 +35,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(server):
-    return boto3.client(
-        "rekognition",
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="not-checked-until-authentication-lands",
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=120),
-    )
+    return server.client()
 
 
 def test_health(server):
@@ -89,10 +83,13 @@ def test_errors_arrive_as_boto3_exception_classes(client):
 
 
 def _post(server, target: str | None, body: bytes) -> httpx.Response:
+    """A request signed with the operator's key, as boto3 would sign it."""
     headers = {"Content-Type": "application/x-amz-json-1.1"}
     if target:
         headers["X-Amz-Target"] = target
-    return httpx.post(f"{server.url}/", content=body, headers=headers, timeout=60)
+    request = AWSRequest(method="POST", url=f"{server.url}/", data=body, headers=headers)
+    SigV4Auth(Credentials(*server.operator_keys()), "rekognition", "us-east-1").add_auth(request)
+    return httpx.post(f"{server.url}/", content=body, headers=dict(request.headers), timeout=60)
 
 
 def test_wire_errors_have_type_message_and_request_id(server):

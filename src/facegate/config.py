@@ -50,6 +50,13 @@ class Settings:
     max_queue: int = 64
     decode: DecodeLimits = field(default_factory=DecodeLimits)
     detect: DetectSettings = field(default_factory=DetectSettings)
+    # SQLAlchemy URL of the system of record; None means a SQLite file in data_dir.
+    database_url: str | None = None
+    # The master key that seals API secrets (Fernet, base64); None means <data_dir>/master.key.
+    master_key: str | None = field(default=None, repr=False)
+    # A collection's index switches from exact search to HNSW at this many faces.
+    index_approximate_from: int = 100_000
+    region: str = "us-east-1"
 
     @property
     def max_body_bytes(self) -> int:
@@ -102,6 +109,10 @@ def load_settings(**overrides: object) -> Settings:
         "max_queue": _int("FACEGATE_MAX_QUEUE", 64),
         "decode": decode,
         "detect": detect,
+        "database_url": _env("FACEGATE_DATABASE_URL"),
+        "master_key": _env("FACEGATE_MASTER_KEY"),
+        "index_approximate_from": _int("FACEGATE_INDEX_APPROXIMATE_FROM", 100_000),
+        "region": _env("FACEGATE_REGION") or "us-east-1",
     }
     known = {f.name for f in fields(Settings)}
     for key, value in overrides.items():

@@ -61,3 +61,27 @@ class InternalServerError(FacegateError):
 
 class UnknownOperationException(FacegateError):
     """An ``X-Amz-Target`` that names no operation facegate serves."""
+
+
+class ResourceAlreadyExistsException(FacegateError):
+    pass
+
+
+class InvalidPaginationTokenException(FacegateError):
+    pass
+
+
+class IdempotentParameterMismatchException(FacegateError):
+    pass
+
+
+class ConflictException(FacegateError):
+    status = 409
+
+
+class ServiceQuotaExceededException(FacegateError):
+    pass
+
+
+class LimitExceededException(FacegateError):
+    pass

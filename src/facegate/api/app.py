@@ -11,7 +11,27 @@ from facegate import __version__
 from facegate.api import awsjson
 from facegate.api.inference import InferencePool
 from facegate.config import Settings, load_settings
+from facegate.gallery.idempotency import Idempotency
+from facegate.service import Services, bootstrap, open_services
 from facegate.vision.models import DEFAULT_CHAIN
+
+
+def announce_first_start(services: Services) -> None:
+    """Create the operator's organization and key on first start and print them, once."""
+    settings = services.settings
+    key = bootstrap(services, f"http://{settings.host}:{settings.port}")
+    if key is None:
+        return
+    data_dir = settings.data_dir.resolve()
+    print(
+        "facegate: first start. The operator organization's key (shown only this once):\n"
+        f"  aws_access_key_id     = {key.access_key_id}\n"
+        f"  aws_secret_access_key = {key.secret_access_key}\n"
+        f"It is also in {data_dir / 'credentials'} (profile 'facegate'); use it with\n"
+        f"  AWS_SHARED_CREDENTIALS_FILE={data_dir / 'credentials'} "
+        f"AWS_CONFIG_FILE={data_dir / 'config'} AWS_PROFILE=facegate",
+        flush=True,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -19,7 +39,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        services = open_services(settings)
+        announce_first_start(services)
+        app.state.services = services
+        app.state.idempotency = Idempotency(services.gallery.sessions)
         pool = InferencePool(settings)
         app.state.pool = pool
         await pool.start()
@@ -27,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             pool.close()
+            services.close()
 
     app = FastAPI(
         title="facegate",

@@ -15,12 +15,14 @@ from fastapi.responses import Response
 
 from facegate.api.operations import OPERATIONS, Context
 from facegate.api.validation import operation_model, validate
+from facegate.auth.sigv4 import SignedRequest, verify
 from facegate.errors import (
     FacegateError,
     ImageTooLargeException,
     InvalidParameterException,
     UnknownOperationException,
 )
+from facegate.service import Services
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "RekognitionService."
@@ -61,7 +63,14 @@ async def read_capped(request: Request, limit: int) -> bytes:
 async def aws_json(request: Request) -> Response:
     request_id = str(uuid.uuid4())
     state = request.app.state
+    services: Services = state.services
     try:
+        body = await read_capped(request, state.settings.max_body_bytes)
+        identity = verify(
+            SignedRequest(request.method, str(request.url), request.headers, body),
+            services.accounts.secret_for,
+        )
+        caller = services.accounts.caller(identity.access_key_id)
         target = request.headers.get("x-amz-target", "")
         if not target.startswith(TARGET_PREFIX):
             raise UnknownOperationException(
@@ -72,13 +81,19 @@ async def aws_json(request: Request) -> Response:
         handler = OPERATIONS.get(name)
         if model is None or handler is None:
             raise UnknownOperationException(f"facegate does not serve the operation {name!r}.")
-        body = await read_capped(request, state.settings.max_body_bytes)
         try:
             raw = json.loads(body or b"{}")
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise InvalidParameterException("The request body is not valid JSON.") from None
         params = validate(model, raw, max_image_bytes=state.settings.decode.max_bytes)
-        result = await handler(params, Context(state.settings, state.pool, request_id))
-        return aws_response(result, request_id)
+        context = Context(
+            settings=state.settings,
+            pool=state.pool,
+            request_id=request_id,
+            caller=caller,
+            gallery=services.gallery,
+            idempotency=state.idempotency,
+        )
+        return aws_response(await handler(params, context), request_id)
     except FacegateError as error:
         return aws_error(error, request_id)

@@ -1,11 +1,16 @@
 """The operations behind both front doors: validated parameters in, a response body out.
 
-A handler never sees HTTP: the AWS JSON door (and later the REST door) parse and validate,
-call one handler, and shape the answer. Handlers run the engine in the worker pool.
+A handler never sees HTTP: a front door authenticates, parses and validates, calls one
+handler, and shapes the answer. Image work runs in the inference pool; gallery work (SQL and
+FAISS) in a thread, so the event loop never blocks. A collection is looked up before its
+image is analysed, so a request for a missing collection costs no inference.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,11 +18,20 @@ from typing import Any
 from facegate.api.inference import InferencePool
 from facegate.config import Settings
 from facegate.errors import AccessDeniedException, InvalidParameterException
+from facegate.gallery.accounts import Caller
+from facegate.gallery.idempotency import Idempotency
+from facegate.gallery.store import Gallery
 from facegate.vision import workers
 from facegate.vision.engine import DEFAULT_SIMILARITY_THRESHOLD
 
 # NO-ATTRIBUTES (policy-rules.md): no inference of age, gender, emotion or other traits.
 ALLOWED_ATTRIBUTES = {"DEFAULT"}
+DEFAULT_MAX_FACES_SEARCH = 80  # Rekognition's SearchFaces default
+DEFAULT_MAX_USERS = 10
+DEFAULT_LIST_FACES = 1000
+DEFAULT_LIST_USERS = 500
+DEFAULT_LIST_COLLECTIONS = 1000
+USER_MATCH_THRESHOLD_ASSOCIATE = 75.0
 
 
 @dataclass
@@ -25,6 +39,9 @@ class Context:
     settings: Settings
     pool: InferencePool
     request_id: str
+    caller: Caller
+    gallery: Gallery
+    idempotency: Idempotency
 
 
 Handler = Callable[[dict[str, Any], Context], Awaitable[dict[str, Any]]]
@@ -43,29 +60,247 @@ def image_bytes(params: dict[str, Any], name: str) -> bytes:
     return image["Bytes"]
 
 
-async def detect_faces(params: dict[str, Any], ctx: Context) -> dict[str, Any]:
-    asked = set(params.get("Attributes") or ["DEFAULT"])
-    refused = sorted(asked - ALLOWED_ATTRIBUTES)
+def _refuse_attributes(asked: list[str] | None) -> None:
+    refused = sorted(set(asked or ["DEFAULT"]) - ALLOWED_ATTRIBUTES)
     if refused:
         raise AccessDeniedException(
             f"Denied by NO-ATTRIBUTES: facegate never infers age, gender, emotion or other "
-            f"personal traits, so Attributes {refused} cannot be served. Ask for DEFAULT "
+            f"personal traits, so attributes {refused} cannot be served. Ask for DEFAULT "
             "(bounding box, confidence, landmarks, pose, quality)."
         )
-    return await ctx.pool.run(workers.detect_faces, image_bytes(params, "Image"))
 
 
-async def compare_faces(params: dict[str, Any], ctx: Context) -> dict[str, Any]:
+async def _gallery(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+# --- detection and comparison ------------------------------------------------------------------
+
+
+async def detect_faces(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    _refuse_attributes(p.get("Attributes"))
+    return await ctx.pool.run(workers.detect_faces, image_bytes(p, "Image"))
+
+
+async def compare_faces(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
     return await ctx.pool.run(
         workers.compare_faces,
-        image_bytes(params, "SourceImage"),
-        image_bytes(params, "TargetImage"),
-        float(params.get("SimilarityThreshold", DEFAULT_SIMILARITY_THRESHOLD)),
-        params.get("QualityFilter", "NONE"),
+        image_bytes(p, "SourceImage"),
+        image_bytes(p, "TargetImage"),
+        float(p.get("SimilarityThreshold", DEFAULT_SIMILARITY_THRESHOLD)),
+        p.get("QualityFilter", "NONE"),
+    )
+
+
+# --- collections -------------------------------------------------------------------------------
+
+
+async def create_collection(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    g, org = ctx.gallery, ctx.caller.organization_id
+    return await _gallery(g.create_collection, org, p["CollectionId"], p.get("Tags") or {})
+
+
+async def describe_collection(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    return await _gallery(
+        ctx.gallery.describe_collection, ctx.caller.organization_id, p["CollectionId"]
+    )
+
+
+async def list_collections(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    return await _gallery(
+        ctx.gallery.list_collections,
+        ctx.caller.organization_id,
+        p.get("MaxResults", DEFAULT_LIST_COLLECTIONS),
+        p.get("NextToken"),
+    )
+
+
+async def delete_collection(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    return await _gallery(
+        ctx.gallery.delete_collection, ctx.caller.organization_id, p["CollectionId"]
+    )
+
+
+# --- faces -------------------------------------------------------------------------------------
+
+
+async def index_faces(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    _refuse_attributes(p.get("DetectionAttributes"))
+    org, name = ctx.caller.organization_id, p["CollectionId"]
+    await _gallery(ctx.gallery.collection_exists, org, name)
+    data = image_bytes(p, "Image")
+    selected = await ctx.pool.run(
+        workers.index_candidates, data, p.get("MaxFaces", 100), p.get("QualityFilter", "AUTO")
+    )
+    return await _gallery(
+        ctx.gallery.index_faces,
+        org,
+        name,
+        image_sha256=hashlib.sha256(data).hexdigest(),
+        external_image_id=p.get("ExternalImageId"),
+        indexed=selected["indexed"],
+        unindexed=selected["unindexed"],
+    )
+
+
+async def list_faces(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    return await _gallery(
+        ctx.gallery.list_faces,
+        ctx.caller.organization_id,
+        p["CollectionId"],
+        p.get("MaxResults", DEFAULT_LIST_FACES),
+        p.get("NextToken"),
+        p.get("UserId"),
+        p.get("FaceIds"),
+    )
+
+
+async def delete_faces(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    return await _gallery(
+        ctx.gallery.delete_faces, ctx.caller.organization_id, p["CollectionId"], p["FaceIds"]
+    )
+
+
+async def search_faces(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    return await _gallery(
+        ctx.gallery.search_faces,
+        ctx.caller.organization_id,
+        p["CollectionId"],
+        p["FaceId"],
+        p.get("MaxFaces", DEFAULT_MAX_FACES_SEARCH),
+        float(p.get("FaceMatchThreshold", DEFAULT_SIMILARITY_THRESHOLD)),
+    )
+
+
+async def _probe(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    await _gallery(ctx.gallery.collection_exists, ctx.caller.organization_id, p["CollectionId"])
+    return await ctx.pool.run(
+        workers.probe, image_bytes(p, "Image"), p.get("QualityFilter", "NONE")
+    )
+
+
+async def search_faces_by_image(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    probe = await _probe(p, ctx)
+    return await _gallery(
+        ctx.gallery.search_faces_by_vector,
+        ctx.caller.organization_id,
+        p["CollectionId"],
+        probe,
+        p.get("MaxFaces", DEFAULT_MAX_FACES_SEARCH),
+        float(p.get("FaceMatchThreshold", DEFAULT_SIMILARITY_THRESHOLD)),
+    )
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+def _idempotent(operation: str, change: Callable[[dict[str, Any], Context], Awaitable[dict]]):
+    """Wrap a handler so that a repeated ClientRequestToken returns the first answer."""
+
+    async def handler(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        token = p.get("ClientRequestToken")
+        if not token:
+            return await change(p, ctx)
+        digest = hashlib.sha256(
+            json.dumps(
+                {k: v for k, v in p.items() if k != "ClientRequestToken"}, sort_keys=True
+            ).encode()
+        ).hexdigest()
+        org = ctx.caller.organization_id
+        earlier = await _gallery(ctx.idempotency.recall, org, operation, token, digest)
+        if earlier is not None:
+            return earlier
+        result = await change(p, ctx)
+        await _gallery(ctx.idempotency.remember, org, operation, token, digest, result)
+        return result
+
+    return handler
+
+
+async def _create_user(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    return await _gallery(
+        ctx.gallery.create_user, ctx.caller.organization_id, p["CollectionId"], p["UserId"]
+    )
+
+
+async def _delete_user(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    return await _gallery(
+        ctx.gallery.delete_user, ctx.caller.organization_id, p["CollectionId"], p["UserId"]
+    )
+
+
+async def _associate_faces(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    return await _gallery(
+        ctx.gallery.associate_faces,
+        ctx.caller.organization_id,
+        p["CollectionId"],
+        p["UserId"],
+        p["FaceIds"],
+        float(p.get("UserMatchThreshold", USER_MATCH_THRESHOLD_ASSOCIATE)),
+    )
+
+
+async def _disassociate_faces(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    return await _gallery(
+        ctx.gallery.disassociate_faces,
+        ctx.caller.organization_id,
+        p["CollectionId"],
+        p["UserId"],
+        p["FaceIds"],
+    )
+
+
+async def list_users(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    return await _gallery(
+        ctx.gallery.list_users,
+        ctx.caller.organization_id,
+        p["CollectionId"],
+        p.get("MaxResults", DEFAULT_LIST_USERS),
+        p.get("NextToken"),
+    )
+
+
+async def search_users(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    return await _gallery(
+        ctx.gallery.search_users,
+        ctx.caller.organization_id,
+        p["CollectionId"],
+        user_id=p.get("UserId"),
+        face_id=p.get("FaceId"),
+        max_users=p.get("MaxUsers", DEFAULT_MAX_USERS),
+        threshold=float(p.get("UserMatchThreshold", DEFAULT_SIMILARITY_THRESHOLD)),
+    )
+
+
+async def search_users_by_image(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    probe = await _probe(p, ctx)
+    return await _gallery(
+        ctx.gallery.search_users_by_vector,
+        ctx.caller.organization_id,
+        p["CollectionId"],
+        probe,
+        p.get("MaxUsers", DEFAULT_MAX_USERS),
+        float(p.get("UserMatchThreshold", DEFAULT_SIMILARITY_THRESHOLD)),
     )
 
 
 OPERATIONS: dict[str, Handler] = {
     "DetectFaces": detect_faces,
     "CompareFaces": compare_faces,
+    "CreateCollection": create_collection,
+    "DescribeCollection": describe_collection,
+    "ListCollections": list_collections,
+    "DeleteCollection": delete_collection,
+    "IndexFaces": index_faces,
+    "ListFaces": list_faces,
+    "DeleteFaces": delete_faces,
+    "SearchFaces": search_faces,
+    "SearchFacesByImage": search_faces_by_image,
+    "CreateUser": _idempotent("CreateUser", _create_user),
+    "DeleteUser": _idempotent("DeleteUser", _delete_user),
+    "ListUsers": list_users,
+    "AssociateFaces": _idempotent("AssociateFaces", _associate_faces),
+    "DisassociateFaces": _idempotent("DisassociateFaces", _disassociate_faces),
+    "SearchUsers": search_users,
+    "SearchUsersByImage": search_users_by_image,
 }

@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _engine_options(p)
 
+    from facegate.cli.admin import add_parser as add_admin_parser
+
+    add_admin_parser(sub)
+
     p = sub.add_parser("serve", help="start the HTTP service")
     p.add_argument("--host", default=None, help="address (default FACEGATE_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default FACEGATE_PORT or 8080)")
@@ -136,6 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from facegate.cli.calibrate import run_calibrate
 
         return run_calibrate(args)
+    if args.command == "admin":
+        from facegate.cli.admin import run_admin
+
+        return run_admin(args)
     if args.command == "serve":
         from facegate.cli.serve import run_serve
 

@@ -159,6 +159,73 @@ class FaceEngine:
             "UnmatchedFaces": unmatched,
         }
 
+    def index_candidates(
+        self, data: bytes, *, max_faces: int, quality_filter: str, detector: str | None = None
+    ) -> dict[str, Any]:
+        """IndexFaces' selection: faces to store (with vectors) and faces left out, with reasons.
+
+        Faces below the quality bar are left out with its reasons; of the rest, the
+        ``max_faces`` best are kept, lower quality first out, then smaller (the
+        ``EXCEEDS_MAX_FACES`` ones).
+        """
+        pixels = self.decode(data).pixels
+        analysis = self.analyze_pixels(pixels, detector=detector)
+        usable, unindexed = [], []
+        for face in analysis.faces:
+            reasons = face.reasons(quality_filter)
+            if reasons:
+                unindexed.append((face, reasons))
+            else:
+                usable.append(face)
+        rank = {None: 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3}
+        usable.sort(key=lambda f: (rank[f.verdict()["Level"]], f.box.area), reverse=True)
+        kept, extra = usable[:max_faces], usable[max_faces:]
+        unindexed += [(face, ["EXCEEDS_MAX_FACES"]) for face in extra]
+        self.embed_faces(pixels, kept)
+        return {
+            "indexed": [
+                {"detail": f.face_detail(analysis.width, analysis.height), "vector": f.embedding}
+                for f in kept
+            ],
+            "unindexed": [
+                {"FaceDetail": f.face_detail(analysis.width, analysis.height), "Reasons": r}
+                for f, r in unindexed
+            ],
+        }
+
+    def probe(
+        self, data: bytes, *, quality_filter: str = "NONE", detector: str | None = None
+    ) -> dict[str, Any]:
+        """The largest usable face of a search image, its vector, and the faces not searched."""
+        pixels = self.decode(data).pixels
+        analysis = self.analyze_pixels(pixels, detector=detector)
+        chosen: Face | None = None
+        unsearched = []
+        for face in analysis.faces:
+            reasons = face.reasons(quality_filter)
+            if chosen is None and not reasons:
+                chosen = face
+                continue
+            unsearched.append(
+                {
+                    "FaceDetails": face.face_detail(analysis.width, analysis.height),
+                    "Reasons": reasons or ["FACE_NOT_LARGEST"],
+                }
+            )
+        if chosen is None:
+            why = (
+                "no face was found"
+                if not analysis.faces
+                else (f"no face passed the {quality_filter} quality filter")
+            )
+            raise InvalidParameterException(f"The image has no usable face to search with: {why}.")
+        self.embed_faces(pixels, [chosen])
+        return {
+            "detail": chosen.face_detail(analysis.width, analysis.height),
+            "vector": chosen.embedding,
+            "unsearched": unsearched,
+        }
+
 
 def _dlib_rect(box: Box) -> dlib.rectangle:
     """dlib's rectangle (inclusive right and bottom) for a box in pixels."""

@@ -63,6 +63,18 @@ def compare_faces(
     )
 
 
+def index_candidates(
+    data: bytes, max_faces: int, quality_filter: str, detector: str | None = None
+) -> dict[str, Any]:
+    return engine().index_candidates(
+        data, max_faces=max_faces, quality_filter=quality_filter, detector=detector
+    )
+
+
+def probe(data: bytes, quality_filter: str = "NONE", detector: str | None = None) -> dict[str, Any]:
+    return engine().probe(data, quality_filter=quality_filter, detector=detector)
+
+
 def analyze_image(data: bytes, detector: str | None = None) -> dict[str, Any]:
     """DetectFaces plus each face's quality verdict (what ``facegate detect`` prints)."""
     eng = engine()

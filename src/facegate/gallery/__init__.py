@@ -1,0 +1,1 @@
+"""Collections, faces, users and their vector index."""

@@ -1,0 +1,654 @@
+"""One collection's FAISS index: a disposable projection of the SQL ``faces`` rows.
+
+SQL is the system of record. Each row is ``(row_id, vector)`` where ``row_id`` is a positive,
+strictly increasing int64 assigned on insert and ``vector`` a 128-d float32 dlib descriptor.
+The index can always be rebuilt from those rows, so everything here is about being fast,
+never returning a deleted face, and noticing when the persisted copy no longer matches SQL.
+
+Index kinds
+    ``exact``: ``IndexIDMap2(IndexFlatL2)``; brute force, always the true nearest neighbours.
+    Used while the collection holds fewer than ``approximate_from`` faces.
+
+    ``hnsw``: ``IndexIDMap2(IndexHNSWFlat(dim, M=32))`` with ``efConstruction=80``. Used from
+    ``approximate_from`` faces on (the switch happens inside :meth:`VectorIndex.add` when a
+    batch crosses the threshold, by rebuilding from the exact index's vectors). The default
+    ``efSearch`` of 64 is the smallest of 16/32/64/128 that reached recall@1 >= 0.99 against
+    exact search on 1M synthetic dlib-like descriptors (``bench/search.py``, results in
+    ``bench/results/search.json``).
+
+Removal
+    FAISS's HNSW cannot delete (``remove_ids`` raises "not implemented", and ``IndexIDMap2``
+    passes the call down). So the hnsw kind keeps a set of deleted ids ("tombstones"). They
+    stay in the graph, where they still help navigation, and every search passes FAISS an
+    ``IDSelectorNot(IDSelectorBatch(deleted))``: HNSW then never puts them in the result
+    heap, so a search still returns up to ``k`` live results without over-fetching. Results
+    are filtered once more in Python as a second line of defence. When the tombstones exceed
+    10% of the vectors in the graph, the index is compacted: rebuilt from the live vectors
+    (which costs a full HNSW build, minutes at a million faces, under the lock). The exact
+    kind removes for real (``IndexFlat`` supports it). Once HNSW, an index stays HNSW (even
+    when deletions take it below the threshold) until rebuilt by :meth:`VectorIndex.build`.
+
+State
+    :class:`IndexState` (live count, highest live row id, sha256 of the sorted live ids) is
+    what start-up compares with SQL; :func:`sync_with_sql` loads the saved file when it
+    matches and rebuilds otherwise. An empty index has ``high_water == 0`` (SQL row ids start
+    at 1, and ``MAX(row_id)`` of no rows is read as 0).
+
+File format (version 1), written atomically (temp file in the same directory, fsync,
+``os.replace``)::
+
+    b"FGVIDX01" | FAISS index (faiss.write_index) | header JSON | u64 LE header length
+    | b"FGVIEND1"
+
+The header holds the format version, kind, dim, state, tombstones, the FAISS payload's size
+and CRC-32 (FAISS validates structure on read, but not the vector values themselves).
+
+Thread-safety: every method takes the instance's ``threading.RLock``; FAISS's own OpenMP
+thread count is left to the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import struct
+import threading
+import uuid
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+import faiss
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["exact", "hnsw"]
+
+DEFAULT_DIM = 128
+DEFAULT_APPROXIMATE_FROM = 100_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+DEFAULT_EF_SEARCH = 64
+COMPACT_FRACTION = 0.10
+EMPTY_HIGH_WATER = 0
+
+FORMAT_VERSION = 1
+MAGIC = b"FGVIDX01"
+TRAILER = b"FGVIEND1"
+_TRAILER_STRUCT = struct.Struct("<Q")
+_TRAILER_SIZE = _TRAILER_STRUCT.size + len(TRAILER)
+_MAX_HEADER_BYTES = 1 << 28
+_IO_CHUNK = 1 << 20
+
+
+class IndexCorrupt(Exception):
+    """A persisted index file is unreadable, truncated or inconsistent with its own header."""
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """What start-up checks against SQL: live count, highest live row id, checksum of ids."""
+
+    count: int
+    high_water: int
+    checksum: str
+
+    @classmethod
+    def of(cls, ids: Iterable[int]) -> IndexState:
+        """The state an index holding exactly ``ids`` (e.g. the SQL row ids) must have."""
+        arr = _sorted_ids(ids)
+        high = int(arr[-1]) if arr.size else EMPTY_HIGH_WATER
+        return cls(count=int(arr.size), high_water=high, checksum=_checksum_sorted(arr))
+
+
+def checksum_of(ids: Iterable[int]) -> str:
+    """sha256 hex over the sorted ids as int64 little-endian bytes (as ``IndexState.checksum``)."""
+    return _checksum_sorted(_sorted_ids(ids))
+
+
+def _sorted_ids(ids: Iterable[int]) -> np.ndarray:
+    if isinstance(ids, np.ndarray):
+        arr = ids.astype(np.int64, copy=False).ravel()
+    else:
+        arr = np.fromiter((int(i) for i in ids), dtype=np.int64)
+    return np.sort(arr)
+
+
+def _checksum_sorted(sorted_ids: np.ndarray) -> str:
+    return hashlib.sha256(sorted_ids.astype("<i8", copy=False).tobytes()).hexdigest()
+
+
+def _as_ids(ids: Iterable[int] | np.ndarray) -> np.ndarray:
+    """A 1-D int64 array from anything id-like."""
+    if isinstance(ids, np.ndarray):
+        return np.ascontiguousarray(ids, dtype=np.int64).ravel()
+    return np.fromiter((int(i) for i in ids), dtype=np.int64)
+
+
+def _as_vectors(vectors: np.ndarray, dim: int) -> np.ndarray:
+    """A C-contiguous (n, dim) float32 array of finite values, else ValueError."""
+    arr = np.ascontiguousarray(vectors, dtype=np.float32)
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    if arr.ndim != 2 or arr.shape[1] != dim:
+        raise ValueError(f"vectors must have shape (n, {dim}), got {np.shape(vectors)}")
+    if not np.isfinite(arr).all():
+        raise ValueError("vectors contain NaN or infinity")
+    return arr
+
+
+def _view(vec: Any, count: int, dtype: type[np.generic]) -> np.ndarray:
+    """A zero-copy numpy view of a FAISS std::vector (valid until the index changes)."""
+    if count == 0:
+        return np.zeros(0, dtype=dtype)
+    return faiss.rev_swig_ptr(vec.data(), count)
+
+
+class VectorIndex:
+    """One collection's index: exact (``IndexFlatL2`` in an ``IndexIDMap2``) below
+    ``approximate_from`` vectors, HNSW (``IndexHNSWFlat``, M=32, efConstruction=80,
+    ``ef_search`` default 64, measured in ``bench/search.py`` as the smallest of 16/32/64/128
+    giving recall@1 >= 0.99 at 1M faces) in an ``IndexIDMap2`` from then on.
+
+    FAISS HNSW does not support ``remove_ids``, so removal on the hnsw kind records the id in
+    a deleted set. Searches exclude those ids inside FAISS (an ``IDSelectorNot`` selector, so
+    no over-fetching is needed and ``k`` live results still come back) and again in Python.
+    When deleted ids exceed 10% of the graph, the index is compacted (rebuilt from the live
+    vectors). Ids must be positive and each batch strictly greater than ``high_water``; the
+    stored id order is therefore ascending, which the state and the removal rely on.
+    """
+
+    def __init__(
+        self,
+        dim: int = DEFAULT_DIM,
+        approximate_from: int = DEFAULT_APPROXIMATE_FROM,
+        ef_search: int = DEFAULT_EF_SEARCH,
+    ) -> None:
+        if dim < 1 or approximate_from < 1 or ef_search < 1:
+            raise ValueError("dim, approximate_from and ef_search must be positive")
+        self._dim = dim
+        self._approximate_from = approximate_from
+        self._ef_search = ef_search
+        self._lock = threading.RLock()
+        self._kind: Kind = "exact"
+        self._index: Any = self._new_index("exact")
+        self._deleted: set[int] = set()
+        self._selector: tuple[Any, Any] | None = None
+        self._high_water = EMPTY_HIGH_WATER
+        self._checksum: str | None = None
+
+    # ----------------------------------------------------------------- properties
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        return self._dim
+
+    @property
+    def kind(self) -> Kind:
+        """``"exact"`` or ``"hnsw"``."""
+        return self._kind
+
+    @property
+    def ef_search(self) -> int:
+        """HNSW search breadth (ignored by the exact kind)."""
+        return self._ef_search
+
+    @ef_search.setter
+    def ef_search(self, value: int) -> None:
+        if value < 1:
+            raise ValueError("ef_search must be positive")
+        with self._lock:
+            self._ef_search = value
+
+    @property
+    def approximate_from(self) -> int:
+        """Vector count from which the index is HNSW."""
+        return self._approximate_from
+
+    @approximate_from.setter
+    def approximate_from(self, value: int) -> None:
+        if value < 1:
+            raise ValueError("approximate_from must be positive")
+        with self._lock:
+            self._approximate_from = value
+
+    @property
+    def deleted_count(self) -> int:
+        """Tombstoned ids still in the HNSW graph (always 0 for the exact kind)."""
+        return len(self._deleted)
+
+    @property
+    def state(self) -> IndexState:
+        """Live count, highest live id and checksum of the live ids, as SQL would compute."""
+        with self._lock:
+            if self._checksum is None:
+                self._checksum = _checksum_sorted(self._live_ids())
+            return IndexState(len(self), self._high_water, self._checksum)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal) - len(self._deleted)
+
+    # ----------------------------------------------------------------- mutations
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add vectors under ids strictly increasing and greater than ``high_water``.
+
+        Switches from exact to HNSW when the live count reaches ``approximate_from``.
+        """
+        ids = _as_ids(ids)
+        vectors = _as_vectors(vectors, self._dim)
+        if ids.size != vectors.shape[0]:
+            raise ValueError(f"{ids.size} ids for {vectors.shape[0]} vectors")
+        if ids.size == 0:
+            return
+        if ids.size > 1 and not bool(np.all(np.diff(ids) > 0)):
+            raise ValueError("ids must be strictly increasing within a batch")
+        with self._lock:
+            if int(ids[0]) <= self._high_water:
+                raise ValueError(
+                    f"id {int(ids[0])} is not greater than the high-water mark {self._high_water}"
+                )
+            if self._deleted and int(ids[0]) <= max(self._deleted):
+                self._compact()  # keep the stored ids ascending and free of tombstones
+            if self._kind == "exact" and len(self) + ids.size >= self._approximate_from:
+                old_ids, old_vectors = self._live_rows()
+                self._rebuild(
+                    np.concatenate([old_ids, ids]), np.concatenate([old_vectors, vectors]), "hnsw"
+                )
+            else:
+                self._index.add_with_ids(vectors, ids)
+            self._high_water = int(ids[-1])
+            self._checksum = None
+
+    def remove(self, ids: Iterable[int]) -> int:
+        """Remove ids; returns how many were present. Unknown ids are ignored."""
+        wanted = np.unique(_as_ids(ids))
+        with self._lock:
+            present = self._present(wanted)
+            if present.size == 0:
+                return 0
+            if self._kind == "exact":
+                self._index.remove_ids(faiss.IDSelectorBatch(present))
+            else:
+                self._deleted.update(int(i) for i in present)
+                self._selector = None
+                if len(self._deleted) > COMPACT_FRACTION * self._index.ntotal:
+                    self._compact()
+            if int(present[-1]) == self._high_water:
+                live = self._live_ids()
+                self._high_water = int(live[-1]) if live.size else EMPTY_HIGH_WATER
+            self._checksum = None
+            return int(present.size)
+
+    def compact(self) -> None:
+        """Rebuild the HNSW graph without its deleted ids (a no-op when there are none)."""
+        with self._lock:
+            self._compact()
+
+    # ----------------------------------------------------------------- searches
+
+    def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The at most ``k`` nearest live ids (int64) and their L2 (not squared) distances,
+        ascending; empty arrays when the index is empty."""
+        query = _as_vectors(vector, self._dim)
+        if query.shape[0] != 1:
+            raise ValueError("search takes one vector; use search_many for several")
+        return self.search_many(query, k)[0]
+
+    def search_many(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`search` for each row of ``vectors`` (one FAISS call for all of them)."""
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        queries = _as_vectors(vectors, self._dim)
+        with self._lock:
+            k_eff = min(k, len(self))
+            if k_eff == 0:
+                empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+                return [(empty[0].copy(), empty[1].copy()) for _ in range(queries.shape[0])]
+            params, _keep_alive = self._search_params(k_eff)
+            squared, labels = self._index.search(queries, k_eff, params=params)
+            deleted = np.fromiter(self._deleted, dtype=np.int64) if self._deleted else None
+        return [_clean_row(squared[i], labels[i], deleted) for i in range(queries.shape[0])]
+
+    # ----------------------------------------------------------------- persistence
+
+    def save(self, path: Path) -> None:
+        """Write the index atomically: temp file in the same directory, fsync, os.replace."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        with self._lock:
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(MAGIC)
+                    size, crc = _write_faiss(self._index, f)
+                    header = json.dumps(self._header(size, crc), separators=(",", ":")).encode()
+                    f.write(header)
+                    f.write(_TRAILER_STRUCT.pack(len(header)) + TRAILER)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        _fsync_directory(path.parent)
+
+    @classmethod
+    def load(cls, path: Path) -> VectorIndex:
+        """Read a file written by :meth:`save`. FileNotFoundError when absent; IndexCorrupt
+        on anything unreadable, truncated or inconsistent."""
+        path = Path(path)
+        try:
+            with open(path, "rb") as f:
+                header, payload_start = _read_header(f)
+                index = _read_faiss(f, payload_start, header)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise IndexCorrupt(f"{path}: cannot read: {exc}") from exc
+        except IndexCorrupt as exc:
+            raise IndexCorrupt(f"{path}: {exc}") from exc
+        try:
+            return cls._from_parts(index, header)
+        except (IndexCorrupt, ValueError, KeyError, TypeError) as exc:
+            raise IndexCorrupt(f"{path}: inconsistent index: {exc}") from exc
+
+    @classmethod
+    def build(cls, ids: np.ndarray, vectors: np.ndarray, **kw: Any) -> VectorIndex:
+        """A new index holding exactly these rows (any order; ids unique and positive)."""
+        index = cls(**kw)
+        ids = _as_ids(ids)
+        vectors = _as_vectors(vectors, index.dim) if ids.size else np.zeros((0, index.dim), "f4")
+        if ids.size != vectors.shape[0]:
+            raise ValueError(f"{ids.size} ids for {vectors.shape[0]} vectors")
+        order = np.argsort(ids, kind="stable")
+        ids, vectors = ids[order], vectors[order]
+        if ids.size and (ids[0] <= EMPTY_HIGH_WATER or not bool(np.all(np.diff(ids) > 0))):
+            raise ValueError("ids must be unique and positive")
+        kind: Kind = "hnsw" if ids.size >= index.approximate_from else "exact"
+        with index._lock:
+            index._rebuild(ids, vectors, kind)
+            index._high_water = int(ids[-1]) if ids.size else EMPTY_HIGH_WATER
+        return index
+
+    # ----------------------------------------------------------------- internals
+
+    def _new_index(self, kind: Kind) -> Any:
+        if kind == "exact":
+            return faiss.IndexIDMap2(faiss.IndexFlatL2(self._dim))
+        hnsw = faiss.IndexHNSWFlat(self._dim, HNSW_M)
+        hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        hnsw.hnsw.efSearch = self._ef_search
+        return faiss.IndexIDMap2(hnsw)
+
+    def _rebuild(self, ids: np.ndarray, vectors: np.ndarray, kind: Kind) -> None:
+        """Replace the FAISS index by a fresh one of ``kind`` holding these (sorted) rows."""
+        index = self._new_index(kind)
+        if ids.size:
+            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        self._index, self._kind = index, kind
+        self._deleted.clear()
+        self._selector = None
+        self._checksum = None
+
+    def _compact(self) -> None:
+        if not self._deleted:
+            return
+        ids, vectors = self._live_rows()
+        log.info(
+            "compacting %s index: %d deleted of %d",
+            self._kind,
+            len(self._deleted),
+            self._index.ntotal,
+        )
+        self._rebuild(ids, vectors, self._kind)
+
+    def _stored_ids(self) -> np.ndarray:
+        """Every id in the FAISS index, tombstones included (ascending), as a view."""
+        return _view(self._index.id_map, int(self._index.ntotal), np.int64)
+
+    def _stored_vectors(self) -> np.ndarray:
+        """Every vector in the FAISS index, in id order, as a (n, dim) float32 view."""
+        inner = faiss.downcast_index(self._index.index)
+        flat = faiss.downcast_index(inner.storage) if self._kind == "hnsw" else inner
+        n = int(flat.ntotal)
+        raw = _view(flat.codes, n * self._dim * 4, np.uint8)
+        return raw.view(np.float32).reshape(n, self._dim)
+
+    def _live_mask(self) -> np.ndarray | None:
+        if not self._deleted:
+            return None
+        return ~np.isin(self._stored_ids(), np.fromiter(self._deleted, dtype=np.int64))
+
+    def _live_ids(self) -> np.ndarray:
+        """Copy of the live ids, ascending."""
+        mask = self._live_mask()
+        stored = self._stored_ids()
+        return stored.copy() if mask is None else stored[mask]
+
+    def _live_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the live ids and vectors, ascending by id."""
+        mask = self._live_mask()
+        ids, vectors = self._stored_ids(), self._stored_vectors()
+        if mask is None:
+            return ids.copy(), vectors.copy()
+        return ids[mask], vectors[mask]
+
+    def _present(self, wanted: np.ndarray) -> np.ndarray:
+        """The ids of sorted ``wanted`` that are live in the index."""
+        stored = self._stored_ids()
+        if stored.size == 0 or wanted.size == 0:
+            return wanted[:0]
+        pos = np.minimum(np.searchsorted(stored, wanted), stored.size - 1)
+        found = wanted[stored[pos] == wanted]
+        if self._deleted:
+            found = found[~np.isin(found, np.fromiter(self._deleted, dtype=np.int64))]
+        return found
+
+    def _search_params(self, k: int) -> tuple[Any, tuple[Any, ...]]:
+        """Fresh search parameters (FAISS's IDMap mutates them during a search, so they are
+        never shared) plus the objects they point to, which must outlive the search."""
+        if self._kind == "exact":
+            return None, ()
+        if self._deleted and self._selector is None:
+            batch = faiss.IDSelectorBatch(np.fromiter(self._deleted, dtype=np.int64))
+            self._selector = (faiss.IDSelectorNot(batch), batch)
+        params = faiss.SearchParametersHNSW()
+        params.efSearch = max(self._ef_search, k)
+        if self._selector is not None:
+            params.sel = self._selector[0]
+        return params, self._selector or ()
+
+    def _header(self, payload_size: int, payload_crc: int) -> dict[str, Any]:
+        state = self.state
+        return {
+            "format_version": FORMAT_VERSION,
+            "kind": self._kind,
+            "dim": self._dim,
+            "approximate_from": self._approximate_from,
+            "ef_search": self._ef_search,
+            "count": state.count,
+            "high_water": state.high_water,
+            "checksum": state.checksum,
+            "deleted": sorted(self._deleted),
+            "payload_size": payload_size,
+            "payload_crc32": payload_crc,
+            "faiss_version": faiss.__version__,
+        }
+
+    @classmethod
+    def _from_parts(cls, index: Any, header: dict[str, Any]) -> VectorIndex:
+        """Check a freshly read FAISS index against its header and wrap it."""
+        kind = header["kind"]
+        if kind not in ("exact", "hnsw"):
+            raise IndexCorrupt(f"unknown kind {kind!r}")
+        obj = cls(int(header["dim"]), int(header["approximate_from"]), int(header["ef_search"]))
+        _check_structure(index, kind, obj.dim)
+        if kind == "hnsw":
+            faiss.downcast_index(index.index).hnsw.efSearch = obj._ef_search
+        obj._index, obj._kind = index, kind
+        stored = obj._stored_ids()
+        if stored.size and (stored[0] <= 0 or not bool(np.all(np.diff(stored) > 0))):
+            raise IndexCorrupt("stored ids are not positive and ascending")
+        deleted = {int(i) for i in header["deleted"]}
+        if deleted and (
+            kind == "exact" or obj._present(np.array(sorted(deleted))).size != len(deleted)
+        ):
+            raise IndexCorrupt("deleted ids are not in the index")
+        obj._deleted = deleted
+        live = obj._live_ids()
+        obj._high_water = int(live[-1]) if live.size else EMPTY_HIGH_WATER
+        expected = IndexState(int(header["count"]), int(header["high_water"]), header["checksum"])
+        if obj.state != expected:
+            raise IndexCorrupt(f"index holds {obj.state}, header says {expected}")
+        return obj
+
+
+def _clean_row(
+    squared: np.ndarray, labels: np.ndarray, deleted: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drop FAISS's -1 padding and any deleted id; squared L2 to L2."""
+    keep = labels >= 0
+    if deleted is not None:
+        keep &= ~np.isin(labels, deleted)
+    ids = labels[keep].astype(np.int64, copy=True)
+    dist = np.sqrt(np.maximum(squared[keep], 0.0)).astype(np.float32, copy=False)
+    return ids, dist
+
+
+def _check_structure(index: Any, kind: str, dim: int) -> None:
+    """The read index is an IndexIDMap2 over the expected FAISS type and dimension."""
+    if not isinstance(index, faiss.IndexIDMap2):
+        raise IndexCorrupt(f"expected IndexIDMap2, found {type(index).__name__}")
+    inner = faiss.downcast_index(index.index)
+    wanted = faiss.IndexHNSWFlat if kind == "hnsw" else faiss.IndexFlatL2
+    if not isinstance(inner, wanted) or inner.d != dim or index.d != dim:
+        raise IndexCorrupt(f"expected {wanted.__name__} of dim {dim}, found {type(inner).__name__}")
+    if index.id_map.size() != index.ntotal or inner.ntotal != index.ntotal:
+        raise IndexCorrupt("id map and vectors disagree in size")
+
+
+def _write_faiss(index: Any, f: BinaryIO) -> tuple[int, int]:
+    """Stream ``faiss.write_index`` into ``f``; returns the bytes written and their CRC-32."""
+    size, crc = 0, 0
+
+    def sink(chunk: bytes) -> int:
+        nonlocal size, crc
+        f.write(chunk)
+        size += len(chunk)
+        crc = zlib.crc32(chunk, crc)
+        return len(chunk)
+
+    writer = faiss.PyCallbackIOWriter(sink, _IO_CHUNK)
+    faiss.write_index(index, writer)
+    del writer
+    return size, crc
+
+
+def _read_header(f: BinaryIO) -> tuple[dict[str, Any], int]:
+    """Validate magic, trailer and sizes; returns the header and the payload offset."""
+    total = os.fstat(f.fileno()).st_size
+    if total < len(MAGIC) + _TRAILER_SIZE or f.read(len(MAGIC)) != MAGIC:
+        raise IndexCorrupt("not a facegate index file (bad magic or too short)")
+    f.seek(total - _TRAILER_SIZE)
+    tail = f.read(_TRAILER_SIZE)
+    if tail[_TRAILER_STRUCT.size :] != TRAILER:
+        raise IndexCorrupt("truncated (no trailer)")
+    (header_len,) = _TRAILER_STRUCT.unpack(tail[: _TRAILER_STRUCT.size])
+    if header_len > min(_MAX_HEADER_BYTES, total - len(MAGIC) - _TRAILER_SIZE):
+        raise IndexCorrupt("header length out of range")
+    f.seek(total - _TRAILER_SIZE - header_len)
+    try:
+        header = json.loads(f.read(header_len))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorrupt(f"unreadable header: {exc}") from exc
+    if not isinstance(header, dict) or header.get("format_version") != FORMAT_VERSION:
+        raise IndexCorrupt("unsupported format version")
+    payload = header.get("payload_size")
+    if not isinstance(payload, int) or len(MAGIC) + payload + header_len + _TRAILER_SIZE != total:
+        raise IndexCorrupt("payload size does not match the file size")
+    return header, len(MAGIC)
+
+
+def _read_faiss(f: BinaryIO, start: int, header: dict[str, Any]) -> Any:
+    """Stream the FAISS payload through ``faiss.read_index``, checking its size and CRC."""
+    remaining, crc = int(header["payload_size"]), 0
+    f.seek(start)
+
+    def source(n: int) -> bytes:
+        nonlocal remaining, crc
+        chunk = f.read(min(n, remaining))
+        remaining -= len(chunk)
+        crc = zlib.crc32(chunk, crc)
+        return chunk
+
+    reader = faiss.PyCallbackIOReader(source, _IO_CHUNK)
+    try:
+        index = faiss.read_index(reader)
+    except RuntimeError as exc:
+        raise IndexCorrupt(f"FAISS cannot read the index: {str(exc).splitlines()[0]}") from exc
+    finally:
+        del reader
+    if remaining != 0 or crc != header.get("payload_crc32"):
+        raise IndexCorrupt("payload CRC-32 or length mismatch")
+    return index
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable (best effort: not every platform can open a directory)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def sync_with_sql(
+    path: Path,
+    expected: IndexState,
+    load_rows: Callable[[], tuple[np.ndarray, np.ndarray]],
+    **kw: Any,
+) -> tuple[VectorIndex, str]:
+    """Load the persisted index if its state equals ``expected`` (count, high_water, checksum
+    computed by the caller from SQL); otherwise (missing, corrupt, stale) rebuild from
+    ``load_rows()`` and save. Returns the index and what happened: ``"loaded"`` |
+    ``"rebuilt:missing"`` | ``"rebuilt:stale"`` | ``"rebuilt:corrupt"``.
+
+    ``kw`` are :class:`VectorIndex` options; a loaded index takes their ``ef_search`` and
+    ``approximate_from``, and one of another ``dim`` counts as stale.
+    """
+    path = Path(path)
+    reason = _try_load(path, expected, kw)
+    if isinstance(reason, VectorIndex):
+        return reason, "loaded"
+    ids, vectors = load_rows()
+    index = VectorIndex.build(ids, vectors, **kw)
+    if index.state != expected:
+        log.warning("%s: rows loaded from SQL give %s, expected %s", path, index.state, expected)
+    index.save(path)
+    return index, f"rebuilt:{reason}"
+
+
+def _try_load(path: Path, expected: IndexState, kw: dict[str, Any]) -> VectorIndex | str:
+    """The loaded index when usable, else why not: "missing", "corrupt" or "stale"."""
+    try:
+        index = VectorIndex.load(path)
+    except FileNotFoundError:
+        return "missing"
+    except IndexCorrupt as exc:
+        log.warning("rebuilding corrupt index: %s", exc)
+        return "corrupt"
+    if index.state != expected or index.dim != kw.get("dim", DEFAULT_DIM):
+        return "stale"
+    if "ef_search" in kw:
+        index.ef_search = int(kw["ef_search"])
+    if "approximate_from" in kw:
+        index.approximate_from = int(kw["approximate_from"])
+    return index

@@ -1,0 +1,140 @@
+"""The system of record: SQL tables for organizations, keys, collections, faces and users.
+
+SQL is the truth; the FAISS index of a collection is a projection rebuilt from ``faces``.
+``faces.row_id`` only ever grows (AUTOINCREMENT on SQLite, an identity on PostgreSQL), so the
+index can name the last row it holds (its high-water mark). Constraints live here, in the
+database, not only in Python. The Alembic migrations in ``migrations/`` are this file's history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# BigInteger on PostgreSQL, INTEGER (the rowid alias AUTOINCREMENT needs) on SQLite.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (CheckConstraint("length(name) >= 1", name="organization_name_not_empty"),)
+
+
+class AccessKey(Base):
+    __tablename__ = "access_keys"
+
+    access_key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet token, never plain text
+    description: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Collection(Base):
+    __tablename__ = "collections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))  # Rekognition's CollectionId
+    face_model_version: Mapped[str] = mapped_column(String(64))
+    tags: Mapped[str] = mapped_column(Text, default="{}")  # JSON object
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("organization_id", "name", name="collection_name_per_organization"),
+        CheckConstraint("length(name) >= 1", name="collection_name_not_empty"),
+    )
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(128))  # Rekognition's UserId
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("collection_id", "name", name="user_name_per_collection"),
+        CheckConstraint("length(name) >= 1", name="user_name_not_empty"),
+    )
+
+
+class Face(Base):
+    __tablename__ = "faces"
+
+    row_id: Mapped[int] = mapped_column(RowId, Identity(always=False), primary_key=True)
+    face_id: Mapped[str] = mapped_column(String(36), unique=True)  # UUID
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    image_id: Mapped[str] = mapped_column(String(36))  # UUID of the indexed image
+    image_sha256: Mapped[str] = mapped_column(String(64))
+    external_image_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    box_left: Mapped[float] = mapped_column(Float)
+    box_top: Mapped[float] = mapped_column(Float)
+    box_width: Mapped[float] = mapped_column(Float)
+    box_height: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+    model_version: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32 little-endian
+    detail: Mapped[str] = mapped_column(Text)  # the FaceDetail (geometry, quality) as JSON
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("faces_by_image", "collection_id", "image_sha256", "external_image_id"),
+        CheckConstraint("confidence >= 0 AND confidence <= 100", name="face_confidence_range"),
+        CheckConstraint("box_width >= 0 AND box_height >= 0", name="face_box_size"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class IdempotentRequest(Base):
+    """A request sent with a ClientRequestToken, and the answer it got (for 8 hours)."""
+
+    __tablename__ = "idempotent_requests"
+
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    operation: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    response: Mapped[str] = mapped_column(Text)  # JSON
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,81 @@
+"""Assembling the stateful parts from the settings: database, keys, gallery, first start.
+
+The HTTP service and ``facegate admin`` both open the same data through :func:`open_services`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from facegate.auth.secrets import SecretBox, load_or_create_master_key
+from facegate.config import Settings
+from facegate.gallery.accounts import Accounts, IssuedKey
+from facegate.gallery.db import database_url, open_database
+from facegate.gallery.indexes import IndexRegistry
+from facegate.gallery.store import Gallery
+from facegate.gallery.tokens import TokenSigner
+from facegate.vision.calibration import shipped_calibration
+from facegate.vision.models import DEFAULT_CHAIN
+
+OPERATOR_ORGANIZATION = "operator"
+PROFILE = "facegate"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    accounts: Accounts
+    gallery: Gallery
+
+    def close(self) -> None:
+        self.gallery.indexes.save_all()
+
+
+def open_services(settings: Settings) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        master = load_or_create_master_key(settings.data_dir, settings.master_key)
+    except ValueError as exc:
+        raise SystemExit(f"facegate: {exc}") from None
+    sessions = open_database(database_url(settings.data_dir, settings.database_url))
+    accounts = Accounts(sessions, SecretBox(master))
+    gallery = Gallery(
+        sessions,
+        IndexRegistry(sessions, settings.data_dir / "index", settings.index_approximate_from),
+        TokenSigner(master),
+        shipped_calibration(DEFAULT_CHAIN.calibration),
+        DEFAULT_CHAIN.version,
+    )
+    return Services(settings, accounts, gallery)
+
+
+def bootstrap(services: Services, endpoint: str) -> IssuedKey | None:
+    """On first start: the operator organization and its key, written where SDKs find them.
+
+    Returns the key (to print once) or None when the data directory was set up before.
+    """
+    if not services.accounts.is_empty():
+        return None
+    services.accounts.create_organization(OPERATOR_ORGANIZATION, is_operator=True)
+    key = services.accounts.issue_key(OPERATOR_ORGANIZATION, "created on first start")
+    data_dir = services.settings.data_dir
+    write_private(
+        data_dir / "credentials",
+        f"[{PROFILE}]\naws_access_key_id = {key.access_key_id}\n"
+        f"aws_secret_access_key = {key.secret_access_key}\n",
+    )
+    write_private(
+        data_dir / "config",
+        f"[profile {PROFILE}]\nregion = {services.settings.region}\nendpoint_url = {endpoint}\n",
+    )
+    return key
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file readable by its owner only (created 0600, never briefly wider)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
