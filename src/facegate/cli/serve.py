@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import uvicorn
 
 from facegate.config import load_settings
-
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -20,15 +17,6 @@ def run_serve(args: argparse.Namespace) -> int:
         data_dir=Path(args.data_dir) if args.data_dir else None,
         workers=args.workers,
     )
-    if settings.host not in LOOPBACK and not settings.host.startswith("127."):
-        # Request signing (SigV4) and keys arrive with the collections service; until then the
-        # service must not be reachable from other machines.
-        print(
-            f"facegate serve: refusing to listen on {settings.host}: this version has no "
-            "authentication yet, so it listens on loopback only (127.0.0.1 or ::1).",
-            file=sys.stderr,
-        )
-        return 2
     from facegate.api.app import create_app
 
     print(
