@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -41,6 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = open_services(settings)
         announce_first_start(services)
+        # SQL is the truth: every collection's index is checked (and rebuilt if stale) before
+        # the first request is accepted.
+        await asyncio.to_thread(services.gallery.indexes.load_all)
         app.state.services = services
         app.state.idempotency = Idempotency(services.gallery.sessions)
         pool = InferencePool(settings)

@@ -1,6 +1,6 @@
 """The FAISS projection of each collection's faces: loaded, checked against SQL, kept current.
 
-SQL is the truth. At first use a collection's persisted index is checked against SQL (count,
+SQL is the truth. At start-up each collection's persisted index is checked against SQL (count,
 highest row id, checksum of the ids) and rebuilt from the ``faces`` rows when it is missing,
 stale or damaged. Writers hold the collection's lock across the SQL commit and the index
 update, so ids reach the index in order. The index is saved after enough changes, and on
@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facegate.gallery.index import IndexState, VectorIndex, checksum_of, sync_with_sql
-from facegate.gallery.schema import Face
+from facegate.gallery.schema import Collection, Face
 
 log = logging.getLogger("facegate.gallery")
 
@@ -72,6 +72,14 @@ class IndexRegistry:
                 log.info("collection %s index %s (%d faces)", collection_id, outcome, len(index))
                 self._indexes[collection_id] = index
             return index
+
+    def load_all(self) -> int:
+        """Check every collection's index against SQL now (at start-up); returns how many."""
+        with self.sessions() as s:
+            ids = s.scalars(select(Collection.id)).all()
+        for collection_id in ids:
+            self.get(collection_id)
+        return len(ids)
 
     def expected_state(self, collection_id: int) -> IndexState:
         with self.sessions() as s:
