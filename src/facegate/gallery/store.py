@@ -379,6 +379,11 @@ class Gallery:
         return user
 
     @staticmethod
+    def _faces_by_id(s: Session, c: Collection, face_ids: list[str]) -> dict[str, Face]:
+        query = select(Face).where(Face.collection_id == c.id, Face.face_id.in_(face_ids))
+        return {f.face_id: f for f in s.scalars(query)}
+
+    @staticmethod
     def _status(s: Session, user: User) -> str:
         has_faces = s.scalar(select(Face.row_id).where(Face.user_id == user.id).limit(1))
         return "ACTIVE" if has_faces is not None else "CREATED"
@@ -428,12 +433,7 @@ class Gallery:
         with self.sessions.begin() as s:
             c = self._collection(s, org, name)
             user = self._user(s, c, user_id)
-            faces = {
-                f.face_id: f
-                for f in s.scalars(
-                    select(Face).where(Face.collection_id == c.id, Face.face_id.in_(face_ids))
-                )
-            }
+            faces = self._faces_by_id(s, c, face_ids)
             current = s.scalars(select(Face).where(Face.user_id == user.id)).all()
             # Each new face is checked against every face the user has, including the ones
             # this call has just associated.
@@ -495,12 +495,7 @@ class Gallery:
         with self.sessions.begin() as s:
             c = self._collection(s, org, name)
             user = self._user(s, c, user_id)
-            faces = {
-                f.face_id: f
-                for f in s.scalars(
-                    select(Face).where(Face.collection_id == c.id, Face.face_id.in_(face_ids))
-                )
-            }
+            faces = self._faces_by_id(s, c, face_ids)
             done, failed = [], []
             for face_id in dict.fromkeys(face_ids):
                 face = faces.get(face_id)
