@@ -245,3 +245,33 @@ def test_unknown_wrong_and_revoked_keys(server, client):
 def test_credentials_file_is_private(server):
     for name in ("credentials", "config", "master.key"):
         assert (Path(server.data_dir) / name).stat().st_mode & 0o777 == 0o600
+
+
+def test_replayed_or_skewed_requests_and_missing_auth(server, client):
+    """A request signed 20 minutes ago (a replay, or a client clock off) is refused."""
+    import datetime
+    from unittest import mock
+
+    import httpx
+
+    past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=20)
+    with (
+        mock.patch("botocore.auth.get_current_datetime", return_value=past),
+        pytest.raises(client.exceptions.ClientError) as stale,
+    ):
+        client.list_collections()
+    assert stale.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert "15 minutes" in stale.value.response["Error"]["Message"]
+    near = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=10)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=near):
+        assert "CollectionIds" in client.list_collections()
+    unsigned = httpx.post(
+        f"{server.url}/",
+        content=b"{}",
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "RekognitionService.ListCollections",
+        },
+    )
+    assert unsigned.status_code == 403
+    assert unsigned.json()["__type"] == "MissingAuthenticationTokenException"
