@@ -65,7 +65,7 @@ class Server:
             aws_access_key_id=key_id,
             aws_secret_access_key=secret,
             config=Config(
-                retries={"max_attempts": 1, "mode": "standard"}, read_timeout=300, **config
+                retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=300, **config
             ),
         )
 

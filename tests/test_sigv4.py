@@ -390,7 +390,7 @@ def _client(endpoint: str, key_id: str, secret: str) -> BaseClient:
         aws_access_key_id=key_id,
         aws_secret_access_key=secret,
         region_name="us-east-1",
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
 
 

@@ -3,7 +3,7 @@
 Every error carries the AWS ``__type`` name (its class name), an HTTP status and a message
 written for the person who sent the request: what was wrong and, where possible, what to do.
 The front doors turn them into ``{"__type": ..., "message": ...}`` bodies (AWS JSON) or
-problem documents (REST); the CLI prints them.
+``{"error": {"type": ..., "message": ...}, "requestId": ...}`` (REST); the CLI prints them.
 """
 
 from __future__ import annotations

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facegate import __version__
-from facegate.api import awsjson
+from facegate.api import awsjson, rest
 from facegate.api.inference import InferencePool
 from facegate.config import Settings, load_settings
+from facegate.errors import InvalidParameterException, ResourceNotFoundException
 from facegate.gallery.idempotency import Idempotency
 from facegate.service import Services, bootstrap, open_services
 from facegate.vision.models import DEFAULT_CHAIN
@@ -65,6 +69,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.include_router(awsjson.router)
+    app.include_router(rest.router)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def unknown_route(request: Request, exc: StarletteHTTPException) -> Response:
+        """Unknown paths and methods under /v1 answer in the REST error shape."""
+        if not request.url.path.startswith("/v1"):
+            return await http_exception_handler(request, exc)
+        error = (
+            ResourceNotFoundException if exc.status_code == 404 else InvalidParameterException
+        )(f"{request.method} {request.url.path}: {exc.detail}. See /docs for the REST API.")
+        request_id = str(uuid.uuid4())
+        response = rest.error_response(error, request_id)
+        response.status_code = exc.status_code
+        response.headers[rest.REQUEST_ID_HEADER] = request_id
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
 
     @app.get("/health", tags=["service"])
     async def health() -> dict[str, object]:

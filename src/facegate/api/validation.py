@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from functools import cache
 from typing import Any
@@ -116,6 +117,8 @@ def _walk(shape: Shape, value: Any, path: str, max_image_bytes: int) -> Any:
     if kind in ("float", "double"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _fail(label, "Member must be a number")
+        if not math.isfinite(value):
+            raise _fail(label, "Member must be a finite number")
         _check_range(value, meta, label)
         return float(value)
     if kind == "boolean":

@@ -105,16 +105,30 @@ class IndexRegistry:
         return ids, vectors
 
     def added(self, collection_id: int, ids: list[int], vectors: np.ndarray) -> None:
-        """Call with the collection locked, after the rows committed."""
-        if ids:
-            self.get(collection_id).add(np.array(ids, dtype=np.int64), vectors.astype(np.float32))
-            self._changed(collection_id, len(ids))
+        """Call with the collection locked, after the rows committed.
+
+        An index not loaded yet is built from SQL now, which already holds these rows, so
+        only a loaded index is updated.
+        """
+        if not ids:
+            return
+        index = self._indexes.get(collection_id)
+        if index is None:
+            self.get(collection_id)
+            return
+        index.add(np.array(ids, dtype=np.int64), vectors.astype(np.float32))
+        self._changed(collection_id, len(ids))
 
     def removed(self, collection_id: int, ids: list[int]) -> None:
-        """Call with the collection locked, after the deletion committed."""
-        if ids:
-            self.get(collection_id).remove(ids)
-            self._changed(collection_id, len(ids))
+        """Call with the collection locked, after the deletion committed (same rule as added)."""
+        if not ids:
+            return
+        index = self._indexes.get(collection_id)
+        if index is None:
+            self.get(collection_id)
+            return
+        index.remove(ids)
+        self._changed(collection_id, len(ids))
 
     def _changed(self, collection_id: int, n: int) -> None:
         changes, since = self._dirty.get(collection_id, (0, time.monotonic()))
