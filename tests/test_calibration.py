@@ -80,8 +80,12 @@ def test_threshold_99_holds_for_every_group_on_real_faces(engine, shipped):
 @pytest.mark.models
 def test_calibrate_command_writes_a_usable_artifact(tmp_path):
     dataset = tmp_path / "mini"
-    subjects = sorted({p.stem.split("_")[0] for p in (DATA / "london/neutral_front").glob("*")})[:6]
-    for view in ("neutral_front", "smiling_front", "neutral_left_3quarter", "neutral_left_profile"):
+    views = ("neutral_front", "smiling_front", "neutral_left_3quarter", "neutral_left_profile")
+    in_every_view = set.intersection(
+        *({p.stem.split("_")[0] for p in (DATA / "london" / v).glob("*.jpg")} for v in views)
+    )
+    subjects = sorted(in_every_view)[:6]
+    for view in views:
         (dataset / view).mkdir(parents=True)
         for path in (DATA / "london" / view).glob("*.jpg"):
             if path.stem.split("_")[0] in subjects:
