@@ -88,3 +88,23 @@ def test_sigkill_during_index_burst(tmp_path, backend):
             assert {m["Face"]["FaceId"] for m in again["FaceMatches"]} <= set(listed)
     finally:
         server.stop()
+
+
+def test_workers_exit_when_the_server_is_killed(tmp_path):
+    """A SIGKILLed server cannot stop its pool; its workers must not outlive it."""
+    import os
+    import subprocess
+    import time
+    from pathlib import Path
+
+    server = Server(tmp_path, FACEGATE_WORKERS="2")
+    children = subprocess.run(
+        ["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True
+    ).stdout.split()
+    workers = [p for p in children if b"spawn" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    assert len(workers) == 2
+    server.kill()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") for p in workers):
+        time.sleep(0.2)
+    assert not [p for p in workers if os.path.exists(f"/proc/{p}")], "orphaned workers"

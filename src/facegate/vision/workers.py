@@ -8,6 +8,9 @@ initializer; the tasks below are plain functions so they can be sent to a worker
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -22,7 +25,24 @@ _engine: FaceEngine | None = None
 
 def _init(settings: Settings) -> None:
     global _engine
+    _exit_with_parent(os.getppid())
     _engine = FaceEngine(settings)
+
+
+def _exit_with_parent(parent: int, every_seconds: float = 1.0) -> None:
+    """End this worker when the process that started it is gone (even after a SIGKILL).
+
+    A killed server cannot shut its pool down, and an idle worker would otherwise wait on its
+    queue forever, holding its models in memory.
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(every_seconds)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def engine(settings: Settings | None = None) -> FaceEngine:
