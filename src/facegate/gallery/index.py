@@ -11,10 +11,19 @@ Index kinds
 
     ``hnsw``: ``IndexIDMap2(IndexHNSWFlat(dim, M=32))`` with ``efConstruction=80``. Used from
     ``approximate_from`` faces on (the switch happens inside :meth:`VectorIndex.add` when a
-    batch crosses the threshold, by rebuilding from the exact index's vectors). The default
-    ``efSearch`` of 64 is the smallest of 16/32/64/128 that reached recall@1 >= 0.99 against
-    exact search on 1M synthetic dlib-like descriptors (``bench/search.py``, results in
-    ``bench/results/search.json``).
+    batch crosses the threshold, by rebuilding from the exact index's vectors).
+
+    ``efSearch`` defaults to 256, measured with ``bench/search.py`` (results in
+    ``bench/results/search.json``) on synthetic dlib-like descriptors, 5 per person, queries
+    being new photos of stored people, one query at a time on one core. Recall@1 against
+    exact search (same top id) needs efSearch 64 for >= 0.99 at 100k faces, but at 1M it is
+    0.84 / 0.91 / 0.94 / 0.96 / 0.98 / 0.986 at 64 / 128 / 256 / 512 / 1024 / 2048 (p99 0.6
+    to 11 ms): with M=32 and efConstruction=80 no efSearch gives recall@1 >= 0.99 within
+    10 ms at 1M. From efSearch 128 on, the misses are another photo of the same person ~4%
+    farther away; "top hit is the right person" is 1.000 from efSearch 256 at 1M (0.92 at 64,
+    0.988 at 128), with p99 ~1.6 ms (exact search: ~46 ms p50 at 1M). Hence 256. Lower it for
+    small collections; raise efConstruction (slower builds) if the exact nearest photo
+    matters.
 
 Removal
     FAISS's HNSW cannot delete (``remove_ids`` raises "not implemented", and ``IndexIDMap2``
@@ -24,15 +33,20 @@ Removal
     heap, so a search still returns up to ``k`` live results without over-fetching. Results
     are filtered once more in Python as a second line of defence. When the tombstones exceed
     10% of the vectors in the graph, the index is compacted: rebuilt from the live vectors
-    (which costs a full HNSW build, minutes at a million faces, under the lock). The exact
-    kind removes for real (``IndexFlat`` supports it). Once HNSW, an index stays HNSW (even
-    when deletions take it below the threshold) until rebuilt by :meth:`VectorIndex.build`.
+    (which costs a full HNSW build, ~6-7 minutes on one core at a million faces, and holds the
+    lock meanwhile). Tombstoned recall was checked at 1M with 9% deleted (0.98 at efSearch
+    1024, as without deletions; no deleted id returned). The exact kind removes for real
+    (``IndexFlat`` supports it). Once HNSW, an index stays HNSW (even when deletions take it
+    below the threshold) until rebuilt by :meth:`VectorIndex.build`.
 
 State
     :class:`IndexState` (live count, highest live row id, sha256 of the sorted live ids) is
     what start-up compares with SQL; :func:`sync_with_sql` loads the saved file when it
-    matches and rebuilds otherwise. An empty index has ``high_water == 0`` (SQL row ids start
-    at 1, and ``MAX(row_id)`` of no rows is read as 0).
+    matches and rebuilds otherwise. ``high_water`` is the highest *live* id, like SQL's
+    ``MAX(row_id)``: removing the newest face lowers it. An empty index has ``high_water == 0``
+    (SQL row ids start at 1, and ``MAX(row_id)`` of no rows is read as 0). If a new id is not
+    above a tombstoned one (SQLite may reuse the largest rowid after a delete), the index is
+    compacted before the add so stored ids stay ascending and unique.
 
 File format (version 1), written atomically (temp file in the same directory, fsync,
 ``os.replace``)::
@@ -74,7 +88,7 @@ DEFAULT_DIM = 128
 DEFAULT_APPROXIMATE_FROM = 100_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-DEFAULT_EF_SEARCH = 64
+DEFAULT_EF_SEARCH = 256  # measured: see the module docstring and bench/search.py
 COMPACT_FRACTION = 0.10
 EMPTY_HIGH_WATER = 0
 
@@ -153,8 +167,8 @@ def _view(vec: Any, count: int, dtype: type[np.generic]) -> np.ndarray:
 class VectorIndex:
     """One collection's index: exact (``IndexFlatL2`` in an ``IndexIDMap2``) below
     ``approximate_from`` vectors, HNSW (``IndexHNSWFlat``, M=32, efConstruction=80,
-    ``ef_search`` default 64, measured in ``bench/search.py`` as the smallest of 16/32/64/128
-    giving recall@1 >= 0.99 at 1M faces) in an ``IndexIDMap2`` from then on.
+    ``ef_search`` default 256: see the module docstring for the measurements behind it) in an
+    ``IndexIDMap2`` from then on.
 
     FAISS HNSW does not support ``remove_ids``, so removal on the hnsw kind records the id in
     a deleted set. Searches exclude those ids inside FAISS (an ``IDSelectorNot`` selector, so
@@ -179,7 +193,8 @@ class VectorIndex:
         self._kind: Kind = "exact"
         self._index: Any = self._new_index("exact")
         self._deleted: set[int] = set()
-        self._selector: tuple[Any, Any] | None = None
+        self._tombstones: np.ndarray | None = None  # sorted array of _deleted, cached
+        self._selector: tuple[Any, Any] | None = None  # FAISS selector excluding them, cached
         self._high_water = EMPTY_HIGH_WATER
         self._checksum: str | None = None
 
@@ -233,7 +248,8 @@ class VectorIndex:
             return IndexState(len(self), self._high_water, self._checksum)
 
     def __len__(self) -> int:
-        return int(self._index.ntotal) - len(self._deleted)
+        with self._lock:
+            return int(self._index.ntotal) - len(self._deleted)
 
     # ----------------------------------------------------------------- mutations
 
@@ -278,7 +294,7 @@ class VectorIndex:
                 self._index.remove_ids(faiss.IDSelectorBatch(present))
             else:
                 self._deleted.update(int(i) for i in present)
-                self._selector = None
+                self._forget_tombstones()
                 if len(self._deleted) > COMPACT_FRACTION * self._index.ntotal:
                     self._compact()
             if int(present[-1]) == self._high_water:
@@ -314,7 +330,7 @@ class VectorIndex:
                 return [(empty[0].copy(), empty[1].copy()) for _ in range(queries.shape[0])]
             params, _keep_alive = self._search_params(k_eff)
             squared, labels = self._index.search(queries, k_eff, params=params)
-            deleted = np.fromiter(self._deleted, dtype=np.int64) if self._deleted else None
+            deleted = self._tombstone_array() if self._deleted else None
         return [_clean_row(squared[i], labels[i], deleted) for i in range(queries.shape[0])]
 
     # ----------------------------------------------------------------- persistence
@@ -394,7 +410,7 @@ class VectorIndex:
             index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
         self._index, self._kind = index, kind
         self._deleted.clear()
-        self._selector = None
+        self._forget_tombstones()
         self._checksum = None
 
     def _compact(self) -> None:
@@ -421,10 +437,20 @@ class VectorIndex:
         raw = _view(flat.codes, n * self._dim * 4, np.uint8)
         return raw.view(np.float32).reshape(n, self._dim)
 
+    def _tombstone_array(self) -> np.ndarray:
+        """The deleted ids as a sorted int64 array (cached until the next removal)."""
+        if self._tombstones is None:
+            self._tombstones = np.sort(np.fromiter(self._deleted, dtype=np.int64))
+        return self._tombstones
+
+    def _forget_tombstones(self) -> None:
+        self._tombstones = None
+        self._selector = None
+
     def _live_mask(self) -> np.ndarray | None:
         if not self._deleted:
             return None
-        return ~np.isin(self._stored_ids(), np.fromiter(self._deleted, dtype=np.int64))
+        return ~_member(self._stored_ids(), self._tombstone_array())
 
     def _live_ids(self) -> np.ndarray:
         """Copy of the live ids, ascending."""
@@ -441,14 +467,10 @@ class VectorIndex:
         return ids[mask], vectors[mask]
 
     def _present(self, wanted: np.ndarray) -> np.ndarray:
-        """The ids of sorted ``wanted`` that are live in the index."""
-        stored = self._stored_ids()
-        if stored.size == 0 or wanted.size == 0:
-            return wanted[:0]
-        pos = np.minimum(np.searchsorted(stored, wanted), stored.size - 1)
-        found = wanted[stored[pos] == wanted]
+        """The ids of ``wanted`` that are live in the index (stored and not deleted)."""
+        found = wanted[_member(wanted, self._stored_ids())]
         if self._deleted:
-            found = found[~np.isin(found, np.fromiter(self._deleted, dtype=np.int64))]
+            found = found[~_member(found, self._tombstone_array())]
         return found
 
     def _search_params(self, k: int) -> tuple[Any, tuple[Any, ...]]:
@@ -457,7 +479,7 @@ class VectorIndex:
         if self._kind == "exact":
             return None, ()
         if self._deleted and self._selector is None:
-            batch = faiss.IDSelectorBatch(np.fromiter(self._deleted, dtype=np.int64))
+            batch = faiss.IDSelectorBatch(self._tombstone_array())
             self._selector = (faiss.IDSelectorNot(batch), batch)
         params = faiss.SearchParametersHNSW()
         params.efSearch = max(self._ef_search, k)
@@ -502,6 +524,7 @@ class VectorIndex:
         ):
             raise IndexCorrupt("deleted ids are not in the index")
         obj._deleted = deleted
+        obj._forget_tombstones()
         live = obj._live_ids()
         obj._high_water = int(live[-1]) if live.size else EMPTY_HIGH_WATER
         expected = IndexState(int(header["count"]), int(header["high_water"]), header["checksum"])
@@ -516,10 +539,18 @@ def _clean_row(
     """Drop FAISS's -1 padding and any deleted id; squared L2 to L2."""
     keep = labels >= 0
     if deleted is not None:
-        keep &= ~np.isin(labels, deleted)
+        keep &= ~_member(labels, deleted)
     ids = labels[keep].astype(np.int64, copy=True)
     dist = np.sqrt(np.maximum(squared[keep], 0.0)).astype(np.float32, copy=False)
     return ids, dist
+
+
+def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Boolean mask of ``values`` found in the sorted array ``sorted_set``."""
+    if sorted_set.size == 0:
+        return np.zeros(values.shape, dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_set, values), sorted_set.size - 1)
+    return sorted_set[pos] == values
 
 
 def _check_structure(index: Any, kind: str, dim: int) -> None:
