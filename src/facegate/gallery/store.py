@@ -166,58 +166,59 @@ class Gallery:
         """Store the selected faces, unless this image was indexed with this ExternalImageId."""
         with self.sessions() as s:
             collection_id = self._collection(s, org, name).id
-        with self.indexes.locked(collection_id), self.sessions.begin() as s:
-            existing = s.scalars(
-                select(Face)
-                .where(
-                    Face.collection_id == collection_id,
-                    Face.image_sha256 == image_sha256,
-                    Face.external_image_id.is_(None)
-                    if external_image_id is None
-                    else Face.external_image_id == external_image_id,
-                )
-                .order_by(Face.row_id)
-            ).all()
-            if existing:  # the same image and label again: answer as the first time
-                records = [
-                    {"Face": self._face_record(f, None), "FaceDetail": json.loads(f.detail)}
-                    for f in existing
-                ]
-                return {
-                    "FaceRecords": records,
-                    "UnindexedFaces": unindexed,
-                    "FaceModelVersion": self.model_version,
-                }
-            image_id = str(uuid.uuid4())
-            rows = []
-            for face in indexed:
-                box = face["detail"]["BoundingBox"]
-                rows.append(
-                    Face(
-                        face_id=str(uuid.uuid4()),
-                        collection_id=collection_id,
-                        image_id=image_id,
-                        image_sha256=image_sha256,
-                        external_image_id=external_image_id,
-                        box_left=box["Left"],
-                        box_top=box["Top"],
-                        box_width=box["Width"],
-                        box_height=box["Height"],
-                        confidence=face["detail"]["Confidence"],
-                        model_version=self.model_version,
-                        vector=vector_bytes(face["vector"]),
-                        detail=json.dumps(face["detail"]),
-                        created_at=_now(),
+        with self.indexes.locked(collection_id):
+            with self.sessions.begin() as s:
+                existing = s.scalars(
+                    select(Face)
+                    .where(
+                        Face.collection_id == collection_id,
+                        Face.image_sha256 == image_sha256,
+                        Face.external_image_id.is_(None)
+                        if external_image_id is None
+                        else Face.external_image_id == external_image_id,
                     )
-                )
-            s.add_all(rows)
-            s.flush()
-            ids = [r.row_id for r in rows]
-            records = [
-                {"Face": self._face_record(r, None), "FaceDetail": f["detail"]}
-                for r, f in zip(rows, indexed, strict=True)
-            ]
-            s.commit()  # acknowledged from here on; the index follows under the same lock
+                    .order_by(Face.row_id)
+                ).all()
+                if existing:  # the same image and label again: answer as the first time
+                    records = [
+                        {"Face": self._face_record(f, None), "FaceDetail": json.loads(f.detail)}
+                        for f in existing
+                    ]
+                    return {
+                        "FaceRecords": records,
+                        "UnindexedFaces": unindexed,
+                        "FaceModelVersion": self.model_version,
+                    }
+                image_id = str(uuid.uuid4())
+                rows = []
+                for face in indexed:
+                    box = face["detail"]["BoundingBox"]
+                    rows.append(
+                        Face(
+                            face_id=str(uuid.uuid4()),
+                            collection_id=collection_id,
+                            image_id=image_id,
+                            image_sha256=image_sha256,
+                            external_image_id=external_image_id,
+                            box_left=box["Left"],
+                            box_top=box["Top"],
+                            box_width=box["Width"],
+                            box_height=box["Height"],
+                            confidence=face["detail"]["Confidence"],
+                            model_version=self.model_version,
+                            vector=vector_bytes(face["vector"]),
+                            detail=json.dumps(face["detail"]),
+                            created_at=_now(),
+                        )
+                    )
+                s.add_all(rows)
+                s.flush()
+                ids = [r.row_id for r in rows]
+                records = [
+                    {"Face": self._face_record(r, None), "FaceDetail": f["detail"]}
+                    for r, f in zip(rows, indexed, strict=True)
+                ]
+            # Committed (acknowledged) here; the index follows under the same lock.
             if rows:
                 self.indexes.added(
                     collection_id, ids, np.stack([np.asarray(f["vector"]) for f in indexed])
@@ -264,33 +265,33 @@ class Gallery:
         with self.sessions() as s:
             collection_id = self._collection(s, org, name).id
         deleted, failed, row_ids = [], [], []
-        with self.indexes.locked(collection_id), self.sessions.begin() as s:
-            found = {
-                f.face_id: (f, u)
-                for f, u in s.execute(
-                    select(Face, User.name)
-                    .outerjoin(User, Face.user_id == User.id)
-                    .where(Face.collection_id == collection_id, Face.face_id.in_(face_ids))
-                )
-            }
-            for face_id in dict.fromkeys(face_ids):
-                face, user = found.get(face_id, (None, None))
-                if face is None:
-                    failed.append({"FaceId": face_id, "Reasons": ["FACE_NOT_FOUND"]})
-                elif user is not None:
-                    failed.append(
-                        {
-                            "FaceId": face_id,
-                            "UserId": user,
-                            "Reasons": ["ASSOCIATED_TO_AN_EXISTING_USER"],
-                        }
+        with self.indexes.locked(collection_id):
+            with self.sessions.begin() as s:
+                found = {
+                    f.face_id: (f, u)
+                    for f, u in s.execute(
+                        select(Face, User.name)
+                        .outerjoin(User, Face.user_id == User.id)
+                        .where(Face.collection_id == collection_id, Face.face_id.in_(face_ids))
                     )
-                else:
-                    deleted.append(face_id)
-                    row_ids.append(face.row_id)
-            if row_ids:
-                s.execute(delete(Face).where(Face.row_id.in_(row_ids)))
-            s.commit()
+                }
+                for face_id in dict.fromkeys(face_ids):
+                    face, user = found.get(face_id, (None, None))
+                    if face is None:
+                        failed.append({"FaceId": face_id, "Reasons": ["FACE_NOT_FOUND"]})
+                    elif user is not None:
+                        failed.append(
+                            {
+                                "FaceId": face_id,
+                                "UserId": user,
+                                "Reasons": ["ASSOCIATED_TO_AN_EXISTING_USER"],
+                            }
+                        )
+                    else:
+                        deleted.append(face_id)
+                        row_ids.append(face.row_id)
+                if row_ids:
+                    s.execute(delete(Face).where(Face.row_id.in_(row_ids)))
             self.indexes.removed(collection_id, row_ids)
         return {"DeletedFaces": deleted, "UnsuccessfulFaceDeletions": failed}
 
