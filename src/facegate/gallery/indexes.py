@@ -104,31 +104,28 @@ class IndexRegistry:
         )
         return ids, vectors
 
-    def added(self, collection_id: int, ids: list[int], vectors: np.ndarray) -> None:
-        """Call with the collection locked, after the rows committed.
+    def _loaded(self, collection_id: int) -> VectorIndex | None:
+        """The loaded index to update, or None after loading it now from SQL.
 
-        An index not loaded yet is built from SQL now, which already holds these rows, so
-        only a loaded index is updated.
+        Call with the collection locked, after the change committed: an index not loaded yet
+        is built from SQL, which already holds the change, so there is nothing to apply.
         """
-        if not ids:
-            return
         index = self._indexes.get(collection_id)
         if index is None:
             self.get(collection_id)
-            return
-        index.add(np.array(ids, dtype=np.int64), vectors.astype(np.float32))
-        self._changed(collection_id, len(ids))
+        return index
+
+    def added(self, collection_id: int, ids: list[int], vectors: np.ndarray) -> None:
+        """Apply committed new rows to the collection's index (see :meth:`_loaded`)."""
+        if ids and (index := self._loaded(collection_id)) is not None:
+            index.add(np.array(ids, dtype=np.int64), vectors.astype(np.float32))
+            self._changed(collection_id, len(ids))
 
     def removed(self, collection_id: int, ids: list[int]) -> None:
-        """Call with the collection locked, after the deletion committed (same rule as added)."""
-        if not ids:
-            return
-        index = self._indexes.get(collection_id)
-        if index is None:
-            self.get(collection_id)
-            return
-        index.remove(ids)
-        self._changed(collection_id, len(ids))
+        """Apply committed deletions to the collection's index (see :meth:`_loaded`)."""
+        if ids and (index := self._loaded(collection_id)) is not None:
+            index.remove(ids)
+            self._changed(collection_id, len(ids))
 
     def _changed(self, collection_id: int, n: int) -> None:
         changes, since = self._dirty.get(collection_id, (0, time.monotonic()))
