@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import configparser
-import json
 import os
 import socket
 import subprocess
@@ -14,6 +13,18 @@ from pathlib import Path
 import boto3
 import httpx
 from botocore.config import Config
+
+BASIS = {"X-Facegate-Basis": "consent:test-fixture", "X-Facegate-Provenance": "tests/data"}
+
+
+def add_headers(client, headers: dict[str, str]) -> None:
+    """Send ``headers`` with every request of a boto3 client (signed with the rest)."""
+
+    def before_sign(request, **_):
+        for name, value in headers.items():
+            request.headers[name] = value
+
+    client.meta.events.register("before-sign.rekognition.*", before_sign)
 
 
 def free_port() -> int:
@@ -55,8 +66,23 @@ class Server:
             parser["facegate"]["aws_secret_access_key"],
         )
 
-    def client(self, keys: tuple[str, str] | None = None, **config: object):
-        """A real boto3 Rekognition client for this server (the operator's key by default)."""
+    def client(
+        self,
+        keys: tuple[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        **config: object,
+    ):
+        """A real boto3 Rekognition client for this server (the operator's key by default).
+
+        ``headers`` (X-Facegate-Case, -Basis, ...) are added to every request the way the
+        documentation tells boto3 users to: a ``before-sign`` event handler.
+        """
+        client = self._client(keys, **config)
+        if headers:
+            add_headers(client, headers)
+        return client
+
+    def _client(self, keys: tuple[str, str] | None = None, **config: object):
         key_id, secret = keys or self.operator_keys()
         return boto3.client(
             "rekognition",
@@ -69,18 +95,92 @@ class Server:
             ),
         )
 
-    def admin(self, *args: str) -> dict:
-        """Run ``facegate admin --json ...`` on this server's data directory."""
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run ``facegate ARGS`` on this server's data directory."""
         environ = {**os.environ, "FACEGATE_DATA_DIR": str(self.data_dir), **self.env}
         done = subprocess.run(
-            [sys.executable, "-m", "facegate.cli.main", "admin", "--json", *args],
+            [sys.executable, "-m", "facegate.cli.main", *args],
             env=environ,
             capture_output=True,
             text=True,
             timeout=120,
         )
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
+        if check:
+            assert done.returncode == 0, done.stderr
+        return done
+
+    def admin(self, method: str, path: str, body: dict | None = None, keys=None) -> httpx.Response:
+        """Call the admin REST API (``/v1/admin``) with the operator's key."""
+        key_id, secret = keys or self.operator_keys()
+        return httpx.request(
+            method,
+            f"{self.url}/v1/admin{path}",
+            json=body,
+            headers={"X-Api-Key": f"{key_id}:{secret}"},
+            timeout=60,
+        )
+
+    def ok(self, method: str, path: str, body: dict | None = None) -> dict:
+        response = self.admin(method, path, body)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    def organization(self, name: str, sector: str = "commercial") -> None:
+        """Create an organization unless it exists."""
+        response = self.admin("POST", "/organizations", {"name": name, "sector": sector})
+        assert response.status_code in (201, 409), response.text
+
+    def use_case(
+        self,
+        org: str,
+        purpose: str = "photo_organization",
+        operations: tuple[str, ...] = ("verify", "identify", "enroll", "manage", "detect"),
+        approve: bool = True,
+        **fields: object,
+    ) -> int:
+        """Register (and approve) a use case; its id."""
+        use_case = self.ok(
+            "POST",
+            "/use-cases",
+            {
+                "organization": org,
+                "purpose": purpose,
+                "description": f"tests: {purpose}",
+                "legal_basis": "test fixture",
+                "operations": list(operations),
+                "expires": "2099-01-01",
+                **fields,
+            },
+        )
+        if approve:
+            self.ok(
+                "POST",
+                f"/use-cases/{use_case['id']}/decision",
+                {"decision": "approve", "reason": "tests"},
+            )
+        return use_case["id"]
+
+    def key(self, org: str, use_case: int | None, member: str | None = None) -> tuple[str, str]:
+        issued = self.ok(
+            "POST", "/keys", {"organization": org, "use_case_id": use_case, "member": member}
+        )
+        return issued["aws_access_key_id"], issued["aws_secret_access_key"]
+
+    def member(self, org: str, name: str, *roles: str) -> None:
+        self.ok("POST", f"/organizations/{org}/members", {"name": name, "roles": list(roles)})
+
+    def analyst_keys(self) -> tuple[str, str]:
+        """One key of an approved photo-organization use case, made once per server."""
+        if not hasattr(self, "_analyst_keys"):
+            self._analyst_keys = self.governed_keys("tests-org")
+        return self._analyst_keys
+
+    def governed_keys(
+        self, org: str, sector: str = "commercial", purpose: str = "photo_organization", **fields
+    ) -> tuple[str, str]:
+        """A key of ``org`` for a newly approved use case with ``purpose``."""
+        self.organization(org, sector)
+        return self.key(org, self.use_case(org, purpose, **fields))
 
     def _wait_ready(self, timeout: float = 180.0) -> None:
         deadline = time.monotonic() + timeout

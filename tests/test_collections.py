@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DATA, read
-from tests.server import Server
+from tests.server import BASIS, Server
 
 pytestmark = pytest.mark.models
 
@@ -32,7 +32,7 @@ def server(tmp_path_factory, backend):
 
 @pytest.fixture(scope="module")
 def client(server):
-    return server.client()
+    return server.client(server.governed_keys("acme"), headers=BASIS)
 
 
 @pytest.fixture(scope="module")
@@ -195,9 +195,7 @@ def test_errors_arrive_as_boto3_exceptions(client, london):
 
 
 def test_tenants_cannot_see_each_other(server, client, london):
-    server.admin("org", "create", "second-org")
-    key = server.admin("key", "create", "--org", "second-org")
-    other = server.client((key["aws_access_key_id"], key["aws_secret_access_key"]))
+    other = server.client(server.governed_keys("second-org"), headers=BASIS)
     assert "london" not in other.list_collections()["CollectionIds"]
     face_id = next(iter(london.values()))
     attempts = [
@@ -232,11 +230,10 @@ def test_unknown_wrong_and_revoked_keys(server, client):
     with pytest.raises(client.exceptions.ClientError) as unknown:
         server.client(("FGUNKNOWNKEY0000000A", secret)).list_collections()
     assert unknown.value.response["Error"]["Code"] == "UnrecognizedClientException"
-    server.admin("org", "create", "short-lived")
-    key = server.admin("key", "create", "--org", "short-lived")
-    temporary = server.client((key["aws_access_key_id"], key["aws_secret_access_key"]))
+    key = server.governed_keys("short-lived")
+    temporary = server.client(key)
     assert temporary.list_collections()["CollectionIds"] == []
-    server.admin("key", "revoke", key["aws_access_key_id"])
+    server.cli("key", "revoke", key[0])
     with pytest.raises(client.exceptions.ClientError) as revoked:
         temporary.list_collections()
     assert revoked.value.response["Error"]["Code"] == "UnrecognizedClientException"

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tests.conftest import DATA
-from tests.server import Server
+from tests.server import BASIS, Server
 
 pytestmark = pytest.mark.models
 
@@ -25,7 +25,8 @@ def images() -> list[tuple[str, bytes]]:
 def test_sigkill_during_index_burst(tmp_path, backend):
     server = Server(tmp_path, **backend)
     try:
-        client = server.client()
+        keys = server.governed_keys("crash-org")
+        client = server.client(keys, headers=BASIS)
         client.create_collection(CollectionId="burst")
         acknowledged: dict[str, str] = {}  # FaceId -> ExternalImageId
         lock = threading.Lock()
@@ -56,7 +57,7 @@ def test_sigkill_during_index_burst(tmp_path, backend):
         assert len(acknowledged) >= 10
 
         server.start()
-        client = server.client()
+        client = server.client(keys)
         listed, token = {}, None
         while True:
             page = client.list_faces(

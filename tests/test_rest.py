@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import DATA, read
-from tests.server import Server
+from tests.server import BASIS, Server
 
 pytestmark = pytest.mark.models
 
@@ -53,9 +53,12 @@ def server(tmp_path_factory, backend) -> Iterator[Server]:
 
 
 def rest_client(server: Server, key: tuple[str, str] | None = None) -> httpx.Client:
-    key_id, secret = key or server.operator_keys()
+    """A REST client with a key of an approved photo-organization use case."""
+    key_id, secret = key or server.governed_keys("rest-org")
     return httpx.Client(
-        base_url=f"{server.url}/v1", headers={"X-Api-Key": f"{key_id}:{secret}"}, timeout=120
+        base_url=f"{server.url}/v1",
+        headers={"X-Api-Key": f"{key_id}:{secret}", **BASIS},
+        timeout=120,
     )
 
 
@@ -279,12 +282,10 @@ def test_authentication_errors(server, api):
         401,
         "MissingAuthenticationTokenException",
     )
-    server.admin("org", "create", "rest-short-lived")
-    key = server.admin("key", "create", "--org", "rest-short-lived")
-    temporary = (key["aws_access_key_id"], key["aws_secret_access_key"])
+    temporary = server.governed_keys("rest-short-lived")
     with rest_client(server, temporary) as client:
         assert client.get("/collections").json()["CollectionIds"] == []
-        server.admin("key", "revoke", key["aws_access_key_id"])
+        server.cli("key", "revoke", temporary[0])
         assert_error(client.get("/collections"), 401, "UnrecognizedClientException")
 
 
@@ -356,9 +357,7 @@ def test_images_too_large_and_not_images(api):
 
 
 def test_tenants_are_isolated(server, api, london):
-    server.admin("org", "create", "rest-second-org")
-    key = server.admin("key", "create", "--org", "rest-second-org")
-    with rest_client(server, (key["aws_access_key_id"], key["aws_secret_access_key"])) as other:
+    with rest_client(server, server.governed_keys("rest-second-org")) as other:
         assert MAIN not in other.get("/collections").json()["CollectionIds"]
         face_id = next(iter(london.values()))
         attempts = [
@@ -375,7 +374,8 @@ def test_tenants_are_isolated(server, api, london):
 
 
 def test_one_implementation_behind_both_doors(server, api, london):
-    client = server.client()
+    key_id, secret = api.headers["X-Api-Key"].split(":")
+    client = server.client((key_id, secret), headers=BASIS)
     assert client.describe_collection(CollectionId=MAIN)["FaceCount"] == 5
     through_boto3 = {f["FaceId"] for f in client.list_faces(CollectionId=MAIN)["Faces"]}
     assert through_boto3 == set(london.values())

@@ -35,7 +35,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(server):
-    return server.client()
+    return server.client(server.analyst_keys())
 
 
 def test_health(server):
@@ -83,12 +83,12 @@ def test_errors_arrive_as_boto3_exception_classes(client):
 
 
 def _post(server, target: str | None, body: bytes) -> httpx.Response:
-    """A request signed with the operator's key, as boto3 would sign it."""
+    """A request signed with a photo-organization key, as boto3 would sign it."""
     headers = {"Content-Type": "application/x-amz-json-1.1"}
     if target:
         headers["X-Amz-Target"] = target
     request = AWSRequest(method="POST", url=f"{server.url}/", data=body, headers=headers)
-    SigV4Auth(Credentials(*server.operator_keys()), "rekognition", "us-east-1").add_auth(request)
+    SigV4Auth(Credentials(*server.analyst_keys()), "rekognition", "us-east-1").add_auth(request)
     return httpx.post(f"{server.url}/", content=body, headers=dict(request.headers), timeout=60)
 
 

@@ -6,8 +6,10 @@ them and nothing else in the code reads ``os.environ``.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -41,6 +43,40 @@ class DetectSettings:
 
 
 @dataclass(frozen=True)
+class GovernanceSettings:
+    """What the shipped policies read from configuration (docs/policy.md)."""
+
+    # The operator's own Cedar policies; None means <data_dir>/policies (if it exists).
+    policy_dir: Path | None = None
+    # The moratorium's end (None: in force indefinitely, as Amazon extended it).
+    moratorium_end: datetime | None = None
+    # THRESHOLD-FLOOR: the floor, and floors per purpose that differ from it.
+    threshold_floor: float = 99.0
+    threshold_floors: dict[str, float] = field(default_factory=dict)
+    # Purposes added to the vocabulary: name -> operation classes it may register for.
+    extra_purposes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # HUMAN-REVIEW: a review expires unanswered after this; its material is kept this long
+    # after it closes.
+    review_ttl_hours: int = 72
+    review_retention_days: int = 30
+    # Evaluate the time-dependent rules as of this instant instead of now (rehearsals, tests).
+    policy_clock: datetime | None = None
+
+    def fingerprint(self) -> str:
+        """The settings the policies read, for the policy set's version."""
+        return json.dumps(
+            {
+                "moratorium_end": self.moratorium_end.isoformat() if self.moratorium_end else None,
+                "threshold_floor": self.threshold_floor,
+                "threshold_floors": self.threshold_floors,
+                "extra_purposes": self.extra_purposes,
+                "policy_clock": self.policy_clock.isoformat() if self.policy_clock else None,
+            },
+            sort_keys=True,
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("facegate-data")
     host: str = "127.0.0.1"
@@ -57,6 +93,7 @@ class Settings:
     # A collection's index switches from exact search to HNSW at this many faces.
     index_approximate_from: int = 100_000
     region: str = "us-east-1"
+    governance: GovernanceSettings = field(default_factory=lambda: GovernanceSettings())
 
     @property
     def max_body_bytes(self) -> int:
@@ -80,6 +117,65 @@ def _int(name: str, default: int, minimum: int = 1) -> int:
     if value < minimum:
         raise SystemExit(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def _instant(name: str) -> datetime | None:
+    raw = _env(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise SystemExit(f"{name} must be an ISO 8601 date or date and time, got {raw!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _floor(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(f"{name}: a floor must be a number from 0 to 100, got {raw!r}") from None
+    if not 0 <= value <= 100:
+        raise SystemExit(f"{name}: a floor must be a number from 0 to 100, got {raw!r}")
+    return value
+
+
+def load_governance() -> GovernanceSettings:
+    floors: dict[str, float] = {}
+    for item in (_env("FACEGATE_THRESHOLD_FLOORS") or "").split(","):
+        if not item.strip():
+            continue
+        purpose, eq, value = item.partition("=")
+        if not eq or not purpose.strip():
+            raise SystemExit(
+                f"FACEGATE_THRESHOLD_FLOORS is purpose=floor,..., got the item {item!r}"
+            )
+        floors[purpose.strip()] = _floor("FACEGATE_THRESHOLD_FLOORS", value.strip())
+    extra: dict[str, tuple[str, ...]] = {}
+    raw_purposes = _env("FACEGATE_PURPOSES")
+    if raw_purposes:
+        try:
+            parsed = json.loads(raw_purposes)
+            assert isinstance(parsed, dict)
+            extra = {str(k): tuple(str(op) for op in v) for k, v in parsed.items()}
+        except (ValueError, AssertionError, TypeError):
+            raise SystemExit(
+                'FACEGATE_PURPOSES must be a JSON object such as {"event_photos": '
+                '["verify", "identify", "enroll"]}'
+            ) from None
+    policy_dir = _env("FACEGATE_POLICY_DIR")
+    return GovernanceSettings(
+        policy_dir=Path(policy_dir) if policy_dir else None,
+        moratorium_end=_instant("FACEGATE_MORATORIUM_END"),
+        threshold_floor=_floor(
+            "FACEGATE_THRESHOLD_FLOOR", _env("FACEGATE_THRESHOLD_FLOOR") or "99"
+        ),
+        threshold_floors=floors,
+        extra_purposes=extra,
+        review_ttl_hours=_int("FACEGATE_REVIEW_TTL_HOURS", 72),
+        review_retention_days=_int("FACEGATE_REVIEW_RETENTION_DAYS", 30),
+        policy_clock=_instant("FACEGATE_POLICY_CLOCK"),
+    )
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -113,6 +209,7 @@ def load_settings(**overrides: object) -> Settings:
         "master_key": _env("FACEGATE_MASTER_KEY"),
         "index_approximate_from": _int("FACEGATE_INDEX_APPROXIMATE_FROM", 100_000),
         "region": _env("FACEGATE_REGION") or "us-east-1",
+        "governance": load_governance(),
     }
     known = {f.name for f in fields(Settings)}
     for key, value in overrides.items():

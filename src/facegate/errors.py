@@ -14,9 +14,16 @@ class FacegateError(Exception):
 
     status: int = 400
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, rules: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
+        # The policy rules that denied the request (empty for errors that are not denials).
+        self.rules = tuple(rules)
+        # Extra response headers (a denial's X-Facegate-* headers).
+        self.headers: dict[str, str] = {}
+
+    def __reduce__(self):  # pickles across the worker pool with its rules
+        return (type(self), (self.message, self.rules))
 
     @property
     def type_name(self) -> str:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from facegate.audit.log import AuditLog
 from facegate.auth.secrets import SecretBox, load_or_create_master_key
 from facegate.config import Settings
 from facegate.gallery.accounts import Accounts, IssuedKey
@@ -16,6 +18,11 @@ from facegate.gallery.db import database_url, open_database
 from facegate.gallery.indexes import IndexRegistry
 from facegate.gallery.store import Gallery
 from facegate.gallery.tokens import TokenSigner
+from facegate.policy.engine import PolicyError, PolicySet, load_policy_set
+from facegate.policy.limits import Counters
+from facegate.policy.point import DecisionPoint
+from facegate.policy.registry import PURPOSES, Registry
+from facegate.policy.reviews import Reviews
 from facegate.vision.calibration import shipped_calibration
 from facegate.vision.models import DEFAULT_CHAIN
 
@@ -28,27 +35,75 @@ class Services:
     settings: Settings
     accounts: Accounts
     gallery: Gallery
+    registry: Registry
+    point: DecisionPoint
+    reviews: Reviews
+    audit: AuditLog
 
     def close(self) -> None:
         self.gallery.indexes.save_all()
 
 
+def policy_dir(settings: Settings) -> Path:
+    """Where the operator's own Cedar policies are read from."""
+    return settings.governance.policy_dir or settings.data_dir / "policies"
+
+
+def load_policies(settings: Settings) -> PolicySet:
+    """The policy set in force; an invalid policy stops start-up with the reason."""
+    try:
+        return load_policy_set(policy_dir(settings), settings.governance.fingerprint())
+    except PolicyError as exc:
+        raise SystemExit(f"facegate: the policy set cannot be loaded. {exc}") from None
+
+
 def open_services(settings: Settings) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    policies = load_policies(settings)  # before anything else: a bad policy changes nothing
     try:
         master = load_or_create_master_key(settings.data_dir, settings.master_key)
     except ValueError as exc:
         raise SystemExit(f"facegate: {exc}") from None
     sessions = open_database(database_url(settings.data_dir, settings.database_url))
-    accounts = Accounts(sessions, SecretBox(master))
+    box = SecretBox(master)
+    governance = settings.governance
+    fixed = governance.policy_clock
+
+    def clock() -> datetime:
+        return fixed if fixed is not None else datetime.now(UTC)
+
+    accounts = Accounts(sessions, box)
     gallery = Gallery(
         sessions,
         IndexRegistry(sessions, settings.data_dir / "index", settings.index_approximate_from),
         TokenSigner(master),
         shipped_calibration(DEFAULT_CHAIN.calibration),
         DEFAULT_CHAIN.version,
+        box,
     )
-    return Services(settings, accounts, gallery)
+    point = DecisionPoint(
+        policies,
+        Counters(sessions),
+        floors=governance.threshold_floors,
+        default_floor=governance.threshold_floor,
+        moratorium_end=governance.moratorium_end,
+        clock=clock,
+    )
+    return Services(
+        settings,
+        accounts,
+        gallery,
+        Registry(sessions, {**PURPOSES, **governance.extra_purposes}, clock),
+        point,
+        Reviews(
+            sessions,
+            box,
+            ttl=timedelta(hours=governance.review_ttl_hours),
+            retention=timedelta(days=governance.review_retention_days),
+            clock=clock,
+        ),
+        AuditLog(sessions),
+    )
 
 
 def bootstrap(services: Services, endpoint: str) -> IssuedKey | None:
@@ -58,7 +113,9 @@ def bootstrap(services: Services, endpoint: str) -> IssuedKey | None:
     """
     if not services.accounts.is_empty():
         return None
-    services.accounts.create_organization(OPERATOR_ORGANIZATION, is_operator=True)
+    services.accounts.create_organization(
+        OPERATOR_ORGANIZATION, sector="commercial", is_operator=True
+    )
     key = services.accounts.issue_key(OPERATOR_ORGANIZATION, "created on first start")
     data_dir = services.settings.data_dir
     write_private(

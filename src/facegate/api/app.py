@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from facegate import __version__
 from facegate.api import awsjson, rest
 from facegate.api.inference import InferencePool
+from facegate.api.rest import admin as rest_admin
+from facegate.api.rest import reviews as rest_reviews
 from facegate.config import Settings, load_settings
 from facegate.errors import InvalidParameterException, ResourceNotFoundException
 from facegate.gallery.idempotency import Idempotency
@@ -39,6 +42,19 @@ def announce_first_start(services: Services) -> None:
     )
 
 
+REVIEW_SWEEP_SECONDS = 300
+
+
+async def sweep_reviews(services: Services) -> None:
+    """Expire unanswered reviews and delete review material past retention, now and then."""
+    while True:
+        try:
+            await asyncio.to_thread(services.reviews.expire)
+        except Exception:  # a failed sweep is retried next time; it must not stop the server
+            logging.getLogger("facegate.reviews").exception("review sweep failed")
+        await asyncio.sleep(REVIEW_SWEEP_SECONDS)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
 
@@ -54,9 +70,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = InferencePool(settings)
         app.state.pool = pool
         await pool.start()
+        sweeper = asyncio.create_task(sweep_reviews(services))
         try:
             yield
         finally:
+            sweeper.cancel()
             pool.close()
             services.close()
 
@@ -70,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(awsjson.router)
     app.include_router(rest.router)
+    app.include_router(rest_reviews.router)
+    app.include_router(rest_admin.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def unknown_route(request: Request, exc: StarletteHTTPException) -> Response:

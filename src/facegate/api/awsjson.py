@@ -15,6 +15,7 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from facegate.api.governed import execute, inputs_from, refuse_unserved
 from facegate.api.operations import OPERATIONS, Context
 from facegate.api.validation import operation_model, validate
 from facegate.auth.sigv4 import SignedRequest, verify
@@ -34,17 +35,19 @@ router = APIRouter()
 log = logging.getLogger("facegate.api")
 
 
-def aws_response(body: dict, request_id: str, status: int = 200) -> Response:
+def aws_response(
+    body: dict, request_id: str, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
         content=json.dumps(body, separators=(",", ":")),
         status_code=status,
         media_type=CONTENT_TYPE,
-        headers={"x-amzn-RequestId": request_id},
+        headers={"x-amzn-RequestId": request_id, **(headers or {})},
     )
 
 
 def aws_error(error: FacegateError, request_id: str) -> Response:
-    return aws_response(error.to_dict(), request_id, error.status)
+    return aws_response(error.to_dict(), request_id, error.status, error.headers)
 
 
 async def read_capped(request: Request, limit: int) -> bytes:
@@ -76,7 +79,7 @@ async def aws_json(request: Request) -> Response:
             SignedRequest(request.method, str(request.url), request.headers, body),
             services.accounts.secret_for,
         )
-        caller = await asyncio.to_thread(services.accounts.caller, identity.access_key_id)
+        caller = await asyncio.to_thread(services.registry.principal, identity.access_key_id)
         target = request.headers.get("x-amz-target", "")
         if not target.startswith(TARGET_PREFIX):
             raise UnknownOperationException(
@@ -85,6 +88,8 @@ async def aws_json(request: Request) -> Response:
         name = target[len(TARGET_PREFIX) :]
         model = operation_model(name)
         handler = OPERATIONS.get(name)
+        if model is not None and handler is None:
+            await refuse_unserved(services, name, caller)
         if model is None or handler is None:
             raise UnknownOperationException(f"facegate does not serve the operation {name!r}.")
         try:
@@ -99,8 +104,10 @@ async def aws_json(request: Request) -> Response:
             caller=caller,
             gallery=services.gallery,
             idempotency=state.idempotency,
+            inputs=inputs_from(request.headers),
         )
-        return aws_response(await handler(params, context), request_id)
+        outcome = await execute(services, name, params, context)
+        return aws_response(outcome.body, request_id, headers=outcome.headers())
     except FacegateError as error:
         return aws_error(error, request_id)
     except Exception:  # a defect: answer in the protocol's shape, keep the trace in the log

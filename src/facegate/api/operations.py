@@ -1,7 +1,9 @@
 """The operations behind both front doors: validated parameters in, a response body out.
 
-A handler never sees HTTP: a front door authenticates, parses and validates, calls one
-handler, and shapes the answer. Image work runs in the inference pool; gallery work (SQL and
+A handler never sees HTTP or policy: a front door authenticates, parses and validates, and
+hands the operation to :func:`facegate.api.governed.execute`, which asks the policy decision
+point, shapes the parameters (threshold floors, caps) and only then calls one handler here.
+Image work runs in the inference pool; gallery work (SQL and
 FAISS) in a thread, so the event loop never blocks. A collection is looked up before its
 image is analysed, so a request for a missing collection costs no inference.
 """
@@ -12,20 +14,19 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from facegate.api.inference import InferencePool
 from facegate.config import Settings
-from facegate.errors import AccessDeniedException, InvalidParameterException
-from facegate.gallery.accounts import Caller
+from facegate.errors import InvalidParameterException
 from facegate.gallery.idempotency import Idempotency
 from facegate.gallery.store import Gallery
+from facegate.policy.point import Inputs
+from facegate.policy.registry import Principal
 from facegate.vision import workers
 from facegate.vision.engine import DEFAULT_SIMILARITY_THRESHOLD
 
-# NO-ATTRIBUTES (policy-rules.md): no inference of age, gender, emotion or other traits.
-ALLOWED_ATTRIBUTES = {"DEFAULT"}
 DEFAULT_MAX_FACES_SEARCH = 80  # Rekognition's SearchFaces default
 DEFAULT_MAX_USERS = 10
 DEFAULT_LIST_FACES = 1000
@@ -39,9 +40,13 @@ class Context:
     settings: Settings
     pool: InferencePool
     request_id: str
-    caller: Caller
+    caller: Principal
     gallery: Gallery
     idempotency: Idempotency
+    inputs: Inputs = field(default_factory=Inputs)
+    # HUMAN-REVIEW: keep face crops (the policy point decided that reviewers will need them).
+    keep_crops: bool = False
+    probe_crop: bytes | None = None
 
 
 Handler = Callable[[dict[str, Any], Context], Awaitable[dict[str, Any]]]
@@ -60,16 +65,6 @@ def image_bytes(params: dict[str, Any], name: str) -> bytes:
     return image["Bytes"]
 
 
-def _refuse_attributes(asked: list[str] | None) -> None:
-    refused = sorted(set(asked or ["DEFAULT"]) - ALLOWED_ATTRIBUTES)
-    if refused:
-        raise AccessDeniedException(
-            f"Denied by NO-ATTRIBUTES: facegate never infers age, gender, emotion or other "
-            f"personal traits, so attributes {refused} cannot be served. Ask for DEFAULT "
-            "(bounding box, confidence, landmarks, pose, quality)."
-        )
-
-
 async def _gallery(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return await asyncio.to_thread(fn, *args, **kwargs)
 
@@ -78,7 +73,6 @@ async def _gallery(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 async def detect_faces(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
-    _refuse_attributes(p.get("Attributes"))
     return await ctx.pool.run(workers.detect_faces, image_bytes(p, "Image"))
 
 
@@ -97,7 +91,13 @@ async def compare_faces(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
 
 async def create_collection(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
     g, org = ctx.gallery, ctx.caller.organization_id
-    return await _gallery(g.create_collection, org, p["CollectionId"], p.get("Tags") or {})
+    return await _gallery(
+        g.create_collection,
+        org,
+        p["CollectionId"],
+        p.get("Tags") or {},
+        keeps_review_crops=ctx.keep_crops,
+    )
 
 
 async def describe_collection(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
@@ -125,12 +125,16 @@ async def delete_collection(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
 
 
 async def index_faces(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
-    _refuse_attributes(p.get("DetectionAttributes"))
     org, name = ctx.caller.organization_id, p["CollectionId"]
     await _gallery(ctx.gallery.collection_exists, org, name)
     data = image_bytes(p, "Image")
     selected = await ctx.pool.run(
-        workers.index_candidates, data, p.get("MaxFaces", 100), p.get("QualityFilter", "AUTO")
+        workers.index_candidates,
+        data,
+        p.get("MaxFaces", 100),
+        p.get("QualityFilter", "AUTO"),
+        None,
+        ctx.keep_crops,
     )
     return await _gallery(
         ctx.gallery.index_faces,
@@ -140,6 +144,9 @@ async def index_faces(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
         external_image_id=p.get("ExternalImageId"),
         indexed=selected["indexed"],
         unindexed=selected["unindexed"],
+        legal_basis=ctx.inputs.basis or None,
+        provenance=ctx.inputs.provenance or None,
+        keep_crops=ctx.keep_crops,
     )
 
 
@@ -174,9 +181,11 @@ async def search_faces(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
 
 async def _probe(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
     await _gallery(ctx.gallery.collection_exists, ctx.caller.organization_id, p["CollectionId"])
-    return await ctx.pool.run(
-        workers.probe, image_bytes(p, "Image"), p.get("QualityFilter", "NONE")
+    probe = await ctx.pool.run(
+        workers.probe, image_bytes(p, "Image"), p.get("QualityFilter", "NONE"), None, ctx.keep_crops
     )
+    ctx.probe_crop = probe.pop("crop", None)
+    return probe
 
 
 async def search_faces_by_image(p: dict[str, Any], ctx: Context) -> dict[str, Any]:

@@ -78,7 +78,7 @@ def _read_key_file(path: Path) -> bytes:
 
 
 class SecretBox:
-    """Seals and opens API key secrets with the master key."""
+    """Seals and opens API key secrets (and other data kept encrypted) with the master key."""
 
     def __init__(self, master_key: bytes) -> None:
         """Use ``master_key`` (a Fernet key, as from :func:`load_or_create_master_key`)."""
@@ -97,6 +97,17 @@ class SecretBox:
                 "The sealed secret cannot be opened: it was sealed with a different master key "
                 "or has been altered."
             ) from None
+
+    def seal_bytes(self, data: bytes) -> bytes:
+        """Encrypt and authenticate ``data`` (face crops, held-back results)."""
+        return self._fernet.encrypt(data)
+
+    def open_bytes(self, token: bytes) -> bytes:
+        """Decrypt a token from :meth:`seal_bytes`; ValueError if it cannot be opened."""
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken:
+            raise ValueError("The sealed data cannot be opened with this master key.") from None
 
 
 def new_access_key_id() -> str:

@@ -96,9 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _engine_options(p)
 
-    from facegate.cli.admin import add_parser as add_admin_parser
+    from facegate.cli.governance import add_parsers as add_governance_parsers
 
-    add_admin_parser(sub)
+    add_governance_parsers(sub)
 
     p = sub.add_parser("serve", help="start the HTTP service")
     p.add_argument("--host", default=None, help="address (default FACEGATE_HOST or 127.0.0.1)")
@@ -140,10 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from facegate.cli.calibrate import run_calibrate
 
         return run_calibrate(args)
-    if args.command == "admin":
-        from facegate.cli.admin import run_admin
+    from facegate.cli.governance import COMMANDS as GOVERNANCE_COMMANDS
 
-        return run_admin(args)
+    if args.command in GOVERNANCE_COMMANDS:
+        from facegate.cli.governance import run_governance
+
+        return run_governance(args)
     if args.command == "serve":
         from facegate.cli.serve import run_serve
 

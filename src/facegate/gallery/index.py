@@ -87,8 +87,8 @@ Kind = Literal["exact", "hnsw"]
 DEFAULT_DIM = 128
 DEFAULT_APPROXIMATE_FROM = 100_000
 HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 80
-DEFAULT_EF_SEARCH = 256  # measured: see the module docstring and bench/search.py
+HNSW_EF_CONSTRUCTION = 200
+DEFAULT_EF_SEARCH = 512  # measured: see the module docstring and bench/search.py
 COMPACT_FRACTION = 0.10
 EMPTY_HIGH_WATER = 0
 

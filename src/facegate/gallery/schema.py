@@ -41,9 +41,21 @@ class Organization(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
+    # One of SECTORS (policy-rules.md); the policies bind on it.
+    sector: Mapped[str] = mapped_column(String(32), default="commercial")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (CheckConstraint("length(name) >= 1", name="organization_name_not_empty"),)
+    __table_args__ = (
+        CheckConstraint("length(name) >= 1", name="organization_name_not_empty"),
+        CheckConstraint(
+            "sector IN ('law_enforcement', 'government', 'nonprofit', 'commercial', 'research', "
+            "'community')",
+            name="organization_sector_known",
+        ),
+    )
+
+
+SECTORS = ("law_enforcement", "government", "nonprofit", "commercial", "research", "community")
 
 
 class AccessKey(Base):
@@ -55,6 +67,14 @@ class AccessKey(Base):
     )
     secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet token, never plain text
     description: Mapped[str] = mapped_column(String(256), default="")
+    # The approved use case the key was issued for (None only for the operator's admin keys).
+    use_case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("use_cases.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+    # The person holding the key, whose roles it carries (None: a service key, role analyst).
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="RESTRICT"), nullable=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -69,6 +89,11 @@ class Collection(Base):
     name: Mapped[str] = mapped_column(String(255))  # Rekognition's CollectionId
     face_model_version: Mapped[str] = mapped_column(String(64))
     tags: Mapped[str] = mapped_column(Text, default="{}")  # JSON object
+    # ENROLLMENT-BASIS defaults for faces indexed without their own.
+    legal_basis: Mapped[str | None] = mapped_column(Text, nullable=True)
+    provenance: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # HUMAN-REVIEW: keep an encrypted crop of each face so a reviewer can see the candidates.
+    keeps_review_crops: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
@@ -115,6 +140,9 @@ class Face(Base):
     model_version: Mapped[str] = mapped_column(String(64))
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32 little-endian
     detail: Mapped[str] = mapped_column(Text)  # the FaceDetail (geometry, quality) as JSON
+    # ENROLLMENT-BASIS: the legal ground and where the image came from (None before 0002).
+    legal_basis: Mapped[str | None] = mapped_column(Text, nullable=True)
+    provenance: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
@@ -123,6 +151,17 @@ class Face(Base):
         CheckConstraint("box_width >= 0 AND box_height >= 0", name="face_box_size"),
         {"sqlite_autoincrement": True},
     )
+
+
+class FaceCrop(Base):
+    """A face's crop (JPEG, sealed with the master key), kept only where review needs it."""
+
+    __tablename__ = "face_crops"
+
+    face_row_id: Mapped[int] = mapped_column(
+        RowId, ForeignKey("faces.row_id", ondelete="CASCADE"), primary_key=True
+    )
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class IdempotentRequest(Base):
@@ -138,3 +177,9 @@ class IdempotentRequest(Base):
     request_sha256: Mapped[str] = mapped_column(String(64))
     response: Mapped[str] = mapped_column(Text)  # JSON
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The governance and audit tables share this metadata (one schema, one migration history);
+# importing them here registers them wherever the schema is used.
+from facegate.audit import tables as _audit_tables  # noqa: E402, F401
+from facegate.policy import tables as _policy_tables  # noqa: E402, F401

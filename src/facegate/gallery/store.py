@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from facegate.auth.secrets import SecretBox
 from facegate.errors import (
     ConflictException,
     InvalidParameterException,
@@ -26,11 +27,14 @@ from facegate.errors import (
     ServiceQuotaExceededException,
 )
 from facegate.gallery.indexes import IndexRegistry, vector_bytes, vector_from
-from facegate.gallery.schema import Collection, Face, User
+from facegate.gallery.schema import Collection, Face, FaceCrop, User
 from facegate.gallery.tokens import TokenSigner
 from facegate.vision.calibration import Calibration
 
 MAX_FACES_PER_USER = 100
+# Collection tags that set the ENROLLMENT-BASIS defaults of the collection's faces.
+BASIS_TAG = "facegate:legal-basis"
+PROVENANCE_TAG = "facegate:provenance"
 
 
 def _now() -> datetime:
@@ -49,12 +53,14 @@ class Gallery:
         tokens: TokenSigner,
         calibration: Calibration,
         model_version: str,
+        box: SecretBox | None = None,
     ):
         self.sessions = sessions
         self.indexes = indexes
         self.tokens = tokens
         self.calibration = calibration
         self.model_version = model_version
+        self.box = box  # seals the face crops kept for human review
 
     # --- collections -------------------------------------------------------------------------
 
@@ -66,7 +72,11 @@ class Gallery:
             raise ResourceNotFoundException(f"The collection id: {name} does not exist")
         return found
 
-    def create_collection(self, org: int, name: str, tags: dict[str, str]) -> dict[str, Any]:
+    def create_collection(
+        self, org: int, name: str, tags: dict[str, str], *, keeps_review_crops: bool = False
+    ) -> dict[str, Any]:
+        """A new collection. The tags ``facegate:legal-basis`` and ``facegate:provenance`` set
+        the ENROLLMENT-BASIS defaults of its faces."""
         try:
             with self.sessions.begin() as s:
                 s.add(
@@ -75,6 +85,9 @@ class Gallery:
                         name=name,
                         face_model_version=self.model_version,
                         tags=json.dumps(tags),
+                        legal_basis=tags.get(BASIS_TAG) or None,
+                        provenance=tags.get(PROVENANCE_TAG) or None,
+                        keeps_review_crops=keeps_review_crops,
                         created_at=_now(),
                     )
                 )
@@ -153,6 +166,12 @@ class Gallery:
             record["UserId"] = user
         return record
 
+    def enrollment_defaults(self, org: int, name: str) -> tuple[str, str, bool]:
+        """The collection's (legal basis, provenance, keeps review crops); not found raises."""
+        with self.sessions() as s:
+            c = self._collection(s, org, name)
+            return c.legal_basis or "", c.provenance or "", c.keeps_review_crops
+
     def index_faces(
         self,
         org: int,
@@ -162,8 +181,15 @@ class Gallery:
         external_image_id: str | None,
         indexed: list[dict[str, Any]],
         unindexed: list[dict[str, Any]],
+        legal_basis: str | None = None,
+        provenance: str | None = None,
+        keep_crops: bool = False,
     ) -> dict[str, Any]:
-        """Store the selected faces, unless this image was indexed with this ExternalImageId."""
+        """Store the selected faces, unless this image was indexed with this ExternalImageId.
+
+        With ``keep_crops`` each face's ``crop`` (JPEG) is stored sealed for reviewers, and
+        the collection keeps crops from then on.
+        """
         with self.sessions() as s:
             collection_id = self._collection(s, org, name).id
         with self.indexes.locked(collection_id):
@@ -208,11 +234,22 @@ class Gallery:
                             model_version=self.model_version,
                             vector=vector_bytes(face["vector"]),
                             detail=json.dumps(face["detail"]),
+                            legal_basis=legal_basis,
+                            provenance=provenance,
                             created_at=_now(),
                         )
                     )
                 s.add_all(rows)
                 s.flush()
+                if keep_crops and self.box is not None:
+                    c = s.get(Collection, collection_id)
+                    assert c is not None
+                    c.keeps_review_crops = True
+                    s.add_all(
+                        FaceCrop(face_row_id=r.row_id, sealed=self.box.seal_bytes(f["crop"]))
+                        for r, f in zip(rows, indexed, strict=True)
+                        if f.get("crop")
+                    )
                 ids = [r.row_id for r in rows]
                 records = [
                     {"Face": self._face_record(r, None), "FaceDetail": f["detail"]}

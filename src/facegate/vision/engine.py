@@ -16,6 +16,7 @@ import numpy as np
 from facegate.config import Settings, load_settings
 from facegate.errors import InvalidParameterException
 from facegate.vision.calibration import Calibration, shipped_calibration
+from facegate.vision.crops import face_crop
 from facegate.vision.decode import DecodedImage, decode_image
 from facegate.vision.detect import detect
 from facegate.vision.faces import Analysis, Face
@@ -160,7 +161,13 @@ class FaceEngine:
         }
 
     def index_candidates(
-        self, data: bytes, *, max_faces: int, quality_filter: str, detector: str | None = None
+        self,
+        data: bytes,
+        *,
+        max_faces: int,
+        quality_filter: str,
+        detector: str | None = None,
+        crops: bool = False,
     ) -> dict[str, Any]:
         """IndexFaces' selection: faces to store (with vectors) and faces left out, with reasons.
 
@@ -184,7 +191,11 @@ class FaceEngine:
         self.embed_faces(pixels, kept)
         return {
             "indexed": [
-                {"detail": f.face_detail(analysis.width, analysis.height), "vector": f.embedding}
+                {
+                    "detail": f.face_detail(analysis.width, analysis.height),
+                    "vector": f.embedding,
+                    **({"crop": face_crop(pixels, f.box)} if crops else {}),
+                }
                 for f in kept
             ],
             "unindexed": [
@@ -194,7 +205,12 @@ class FaceEngine:
         }
 
     def probe(
-        self, data: bytes, *, quality_filter: str = "NONE", detector: str | None = None
+        self,
+        data: bytes,
+        *,
+        quality_filter: str = "NONE",
+        detector: str | None = None,
+        crop: bool = False,
     ) -> dict[str, Any]:
         """The largest usable face of a search image, its vector, and the faces not searched."""
         pixels = self.decode(data).pixels
@@ -224,6 +240,7 @@ class FaceEngine:
             "detail": chosen.face_detail(analysis.width, analysis.height),
             "vector": chosen.embedding,
             "unsearched": unsearched,
+            **({"crop": face_crop(pixels, chosen.box)} if crop else {}),
         }
 
 

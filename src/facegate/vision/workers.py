@@ -84,15 +84,21 @@ def compare_faces(
 
 
 def index_candidates(
-    data: bytes, max_faces: int, quality_filter: str, detector: str | None = None
+    data: bytes,
+    max_faces: int,
+    quality_filter: str,
+    detector: str | None = None,
+    crops: bool = False,
 ) -> dict[str, Any]:
     return engine().index_candidates(
-        data, max_faces=max_faces, quality_filter=quality_filter, detector=detector
+        data, max_faces=max_faces, quality_filter=quality_filter, detector=detector, crops=crops
     )
 
 
-def probe(data: bytes, quality_filter: str = "NONE", detector: str | None = None) -> dict[str, Any]:
-    return engine().probe(data, quality_filter=quality_filter, detector=detector)
+def probe(
+    data: bytes, quality_filter: str = "NONE", detector: str | None = None, crop: bool = False
+) -> dict[str, Any]:
+    return engine().probe(data, quality_filter=quality_filter, detector=detector, crop=crop)
 
 
 def analyze_image(data: bytes, detector: str | None = None) -> dict[str, Any]:

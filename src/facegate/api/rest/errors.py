@@ -92,11 +92,14 @@ def rest_status(error: FacegateError) -> int:
 
 def error_response(error: FacegateError, request_id: str) -> JSONResponse:
     """The REST error document for ``error``."""
-    headers = {}
+    headers = dict(error.headers)
     if isinstance(error, AUTH_ERRORS):
         headers["WWW-Authenticate"] = f'ApiKey header="{API_KEY_HEADER}"'
+    detail: dict[str, Any] = {"type": error.type_name, "message": error.message}
+    if error.rules:
+        detail["rules"] = list(error.rules)
     return JSONResponse(
-        {"error": {"type": error.type_name, "message": error.message}, "requestId": request_id},
+        {"error": detail, "requestId": request_id},
         status_code=rest_status(error),
         headers=headers,
     )

@@ -28,6 +28,11 @@ class ErrorDetail(BaseModel):
         description="What was wrong and, where possible, what to do.",
         examples=["Collection 'staff' does not exist."],
     )
+    rules: list[str] | None = Field(
+        default=None,
+        description="For a denial: the ids of the policy rules that denied the request.",
+        examples=[["MORATORIUM"]],
+    )
 
 
 class ErrorResponse(BaseModel):

@@ -26,7 +26,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
-from facegate.api.operations import OPERATIONS, Context
+from facegate.api.governed import INPUT_HEADERS, execute, inputs_from
+from facegate.api.operations import Context
 from facegate.api.rest.bodies import query, read_body, services_of, with_path
 from facegate.api.rest.errors import API_KEY_HEADER, RestRoute
 from facegate.api.rest.openapi import (
@@ -44,7 +45,7 @@ from facegate.auth.errors import (
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
 )
-from facegate.gallery.accounts import Caller
+from facegate.policy.registry import Principal
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ API_KEY = APIKeyHeader(
 )
 
 
-def authenticate(request: Request, api_key: Annotated[str | None, Security(API_KEY)]) -> Caller:
+def authenticate(request: Request, api_key: Annotated[str | None, Security(API_KEY)]) -> Principal:
     """The caller whose key pair is in ``X-Api-Key``, or an authentication error (401)."""
     if not api_key:
         raise MissingAuthenticationTokenException(
@@ -82,22 +83,29 @@ def authenticate(request: Request, api_key: Annotated[str | None, Security(API_K
             f"The secret access key in {API_KEY_HEADER} does not match the access key id "
             f"{key_id[:40]!r}."
         )
-    return accounts.caller(key_id)
+    return services_of(request).registry.principal(key_id)
 
 
-CallerDep = Annotated[Caller, Depends(authenticate)]
+CallerDep = Annotated[Principal, Depends(authenticate)]
 
 
 # --- running an operation ----------------------------------------------------------------------
 
 
 async def run(
-    request: Request, caller: Caller, operation: str, params: dict[str, Any], status: int = 200
+    request: Request, caller: Principal, operation: str, params: dict[str, Any], status: int = 200
 ) -> JSONResponse:
-    """Validate ``params`` as the AWS JSON door does and answer the handler's result."""
+    """Validate ``params`` as the AWS JSON door does, run the operation under the policies.
+
+    The rules' inputs come from the X-Facegate-* headers or from the fields CaseReference,
+    WarrantReference, LegalBasis and Provenance; the answer carries RequestedThreshold,
+    EffectiveThreshold, ReviewId and PolicyVersion beside the operation's own fields.
+    """
     state = request.app.state
     model = operation_model(operation)
     assert model is not None
+    fields = {name: params.pop(name) for _, name, _ in INPUT_HEADERS.values() if name in params}
+    inputs = inputs_from(request.headers, fields)
     valid = validate(model, params, max_image_bytes=state.settings.decode.max_bytes)
     services = services_of(request)
     context = Context(
@@ -107,8 +115,19 @@ async def run(
         caller=caller,
         gallery=services.gallery,
         idempotency=state.idempotency,
+        inputs=inputs,
     )
-    return JSONResponse(await OPERATIONS[operation](valid, context), status_code=status)
+    outcome = await execute(services, operation, valid, context)
+    body = dict(outcome.body)
+    decision = outcome.decision
+    if decision.requested_threshold is not None:
+        body["RequestedThreshold"] = decision.requested_threshold
+        body["EffectiveThreshold"] = decision.effective_threshold
+    if outcome.review_id:
+        body["ReviewId"] = outcome.review_id
+        body["ReviewStatus"] = "PENDING"
+    body["PolicyVersion"] = decision.version
+    return JSONResponse(body, status_code=status, headers=outcome.headers())
 
 
 # --- routes ------------------------------------------------------------------------------------

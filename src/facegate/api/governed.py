@@ -1,0 +1,260 @@
+"""Running an operation under the rules: decide, shape, run, hold for review, record.
+
+Both front doors call :func:`execute` with validated parameters. In order:
+
+1. the policy decision point decides, from the key's principal, the operation, its resource
+   and what the request carries (case, warrant, basis, provenance, threshold, MaxFaces,
+   attributes) -- before any image is decoded;
+2. a denial is recorded and raised (its message names the rule);
+3. an allowed request is shaped: the effective threshold (THRESHOLD-FLOOR), the default
+   MaxFaces lowered to the use case's cap (SURVEILLANCE-LIMITS);
+4. the operation runs; where HUMAN-REVIEW applies, the candidates are sealed in a review and
+   the requester gets none, only the review's id;
+5. one decision record is written for the request, whatever happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from facegate.api.operations import OPERATIONS, Context
+from facegate.audit.log import Entry
+from facegate.audit.log import entry_for as audit_entry
+from facegate.errors import FacegateError, InvalidParameterException
+from facegate.policy.point import IDENTIFY, Decision, Inputs, Question, Resource
+from facegate.policy.registry import Principal
+from facegate.policy.reviews import withheld
+from facegate.service import Services
+from facegate.vision.engine import DEFAULT_SIMILARITY_THRESHOLD
+
+THRESHOLD_PARAMETER = {
+    "CompareFaces": "SimilarityThreshold",
+    "SearchFaces": "FaceMatchThreshold",
+    "SearchFacesByImage": "FaceMatchThreshold",
+    "SearchUsers": "UserMatchThreshold",
+    "SearchUsersByImage": "UserMatchThreshold",
+}
+RESULTS_PARAMETER = {
+    "SearchFaces": ("MaxFaces", 80),
+    "SearchFacesByImage": ("MaxFaces", 80),
+    "SearchUsers": ("MaxUsers", 10),
+    "SearchUsersByImage": ("MaxUsers", 10),
+}
+ATTRIBUTES_PARAMETER = {"DetectFaces": "Attributes", "IndexFaces": "DetectionAttributes"}
+ACCOUNT_OPERATIONS = {"DetectFaces", "CompareFaces", "ListCollections"}
+# Live-stream operations: facegate serves none, but asks the policies first so that a caller
+# learns the rule (NO-REALTIME), not only that the operation is missing.
+LIVE_OPERATIONS = {"CreateStreamProcessor", "StartStreamProcessor"}
+# Request headers (both doors; REST also takes them as body or form fields) and their limits.
+INPUT_HEADERS = {
+    "case": ("X-Facegate-Case", "CaseReference", 256),
+    "warrant": ("X-Facegate-Warrant", "WarrantReference", 256),
+    "basis": ("X-Facegate-Basis", "LegalBasis", 1000),
+    "provenance": ("X-Facegate-Provenance", "Provenance", 1000),
+}
+
+
+def inputs_from(headers: Any, fields: dict[str, Any] | None = None) -> Inputs:
+    """The rules' inputs from X-Facegate-* headers, or (REST) from body or form fields."""
+    values = {}
+    for attr, (header, field_name, limit) in INPUT_HEADERS.items():
+        value = headers.get(header)
+        if value is None and fields is not None:
+            value = fields.get(field_name)
+        if value is None:
+            values[attr] = ""
+            continue
+        if not isinstance(value, str):
+            raise InvalidParameterException(f"{field_name} must be text.")
+        value = value.strip()
+        if len(value) > limit:
+            raise InvalidParameterException(
+                f"{header} ({field_name}) is longer than {limit} characters."
+            )
+        values[attr] = value
+    return Inputs(**values)
+
+
+async def refuse_unserved(services: Services, operation: str, principal: Principal) -> None:
+    """For a live-stream operation: the policies' denial if any (else the caller says Unknown)."""
+    if operation not in LIVE_OPERATIONS:
+        return
+    question = Question(operation, resource_of(operation, {}, principal))
+    decision = await asyncio.to_thread(services.point.decide, principal, question)
+    entry = entry_for(principal, question, operation, "")
+    entry.policy_version, entry.policies = decision.version, decision.policies
+    if not decision.allowed:
+        assert decision.error is not None
+        entry.error_type, entry.reasons = decision.error.type_name, decision.error.message
+        await record(services, entry)
+        decision.error.headers = governance_headers(decision)
+        raise decision.error
+
+
+@dataclass
+class Outcome:
+    body: dict[str, Any]
+    decision: Decision
+    review_id: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        """The X-Facegate-* headers both doors send with an allowed answer."""
+        return governance_headers(self.decision, self.review_id)
+
+
+def governance_headers(decision: Decision | None, review_id: str | None = None) -> dict[str, str]:
+    if decision is None:
+        return {}
+    out = {"X-Facegate-Policy-Version": decision.version}
+    if decision.requested_threshold is not None:
+        out["X-Facegate-Requested-Threshold"] = f"{decision.requested_threshold:g}"
+    if decision.effective_threshold is not None:
+        out["X-Facegate-Effective-Threshold"] = f"{decision.effective_threshold:g}"
+    if decision.rules and not decision.allowed:
+        out["X-Facegate-Denied-By"] = ",".join(decision.rules)
+    if review_id:
+        out["X-Facegate-Review-Id"] = review_id
+    return out
+
+
+def resource_of(operation: str, params: dict[str, Any], principal: Principal) -> Resource:
+    if operation in ACCOUNT_OPERATIONS or "CollectionId" not in params:
+        return Resource("Account", "account", principal.organization_id, principal.organization)
+    return Resource(
+        "Collection", params["CollectionId"], principal.organization_id, principal.organization
+    )
+
+
+def question_of(operation: str, params: dict[str, Any], p: Principal, inputs: Inputs) -> Question:
+    threshold = None
+    if operation in THRESHOLD_PARAMETER:
+        threshold = float(params.get(THRESHOLD_PARAMETER[operation], DEFAULT_SIMILARITY_THRESHOLD))
+    max_results = 0
+    if operation in RESULTS_PARAMETER:
+        name, default = RESULTS_PARAMETER[operation]
+        max_results = int(params.get(name, min(default, p.caps.get("max_faces", default))))
+    attributes = ()
+    if operation in ATTRIBUTES_PARAMETER:
+        attributes = tuple(params.get(ATTRIBUTES_PARAMETER[operation]) or ("DEFAULT",))
+    return Question(
+        operation=operation,
+        resource=resource_of(operation, params, p),
+        inputs=inputs,
+        attributes=attributes,
+        threshold=threshold,
+        max_results=max_results,
+    )
+
+
+def shaped(operation: str, params: dict[str, Any], decision: Decision, q: Question) -> dict:
+    """The parameters the operation runs with: effective threshold, capped default results."""
+    out = dict(params)
+    if operation in THRESHOLD_PARAMETER and decision.effective_threshold is not None:
+        out[THRESHOLD_PARAMETER[operation]] = decision.effective_threshold
+    if operation in RESULTS_PARAMETER:
+        out[RESULTS_PARAMETER[operation][0]] = q.max_results
+    return out
+
+
+def entry_for(p: Principal, q: Question | None, operation: str, request_id: str) -> Entry:
+    inputs = q.inputs if q else Inputs()
+    return audit_entry(
+        p,
+        operation,
+        resource=q.resource.describe() if q else "",
+        case_reference=inputs.case,
+        warrant_reference=inputs.warrant,
+        request_id=request_id,
+    )
+
+
+def _returned(body: dict[str, Any]) -> tuple[int | None, list[str]]:
+    """How many results a body returns, and the face ids among them."""
+    if "FaceMatches" in body:
+        ids = [m["Face"]["FaceId"] for m in body["FaceMatches"] if "FaceId" in m.get("Face", {})]
+        return len(body["FaceMatches"]), ids
+    if "UserMatches" in body:
+        return len(body["UserMatches"]), []
+    if "FaceRecords" in body:
+        return len(body["FaceRecords"]), [r["Face"]["FaceId"] for r in body["FaceRecords"]]
+    if "FaceDetails" in body:
+        return len(body["FaceDetails"]), []
+    return None, []
+
+
+async def record(services: Services, entry: Entry) -> None:
+    await asyncio.to_thread(services.audit.append, entry)
+
+
+async def execute(
+    services: Services, operation: str, params: dict[str, Any], ctx: Context
+) -> Outcome:
+    """Run ``operation`` for ``ctx.caller`` under the policies (see the module docstring)."""
+    started = time.perf_counter()
+    principal = ctx.caller
+    inputs = ctx.inputs
+    entry = entry_for(principal, None, operation, ctx.request_id)
+    decision: Decision | None = None
+    try:
+        if operation == "IndexFaces":  # ENROLLMENT-BASIS: the collection's defaults fill gaps
+            basis, provenance, keeps = await asyncio.to_thread(
+                services.gallery.enrollment_defaults,
+                principal.organization_id,
+                params["CollectionId"],
+            )
+            inputs = replace(
+                inputs, basis=inputs.basis or basis, provenance=inputs.provenance or provenance
+            )
+            ctx.inputs = inputs
+            ctx.keep_crops = keeps
+        question = question_of(operation, params, principal, inputs)
+        entry = entry_for(principal, question, operation, ctx.request_id)
+        decision = await asyncio.to_thread(services.point.decide, principal, question)
+        entry.policy_version = decision.version
+        entry.policies = decision.policies
+        entry.requested_threshold = decision.requested_threshold
+        entry.effective_threshold = decision.effective_threshold
+        if not decision.allowed:
+            assert decision.error is not None
+            raise decision.error
+        entry.decision = "allow"
+        entry.reasons = decision.reasons
+        ctx.keep_crops = ctx.keep_crops or decision.review_required
+        run = shaped(operation, params, decision, question)
+        body = await OPERATIONS[operation](run, ctx)
+        review_id = None
+        if decision.review_required and operation in IDENTIFY:
+            review_id = await asyncio.to_thread(
+                services.reviews.open,
+                principal,
+                operation=operation,
+                collection=params["CollectionId"],
+                case_reference=inputs.case,
+                requested_threshold=decision.requested_threshold or 0.0,
+                effective_threshold=decision.effective_threshold or 0.0,
+                result=body,
+                probe_crop=ctx.probe_crop,
+            )
+            body = withheld(body)
+            entry.review_id = review_id
+        entry.result_count, entry.face_ids = _returned(body)
+        return Outcome(body, decision, review_id)
+    except FacegateError as error:
+        if entry.decision == "allow":  # allowed, then failed (bad image, missing face, ...)
+            entry.decision = "error"
+        entry.error_type = error.type_name
+        entry.reasons = error.message
+        if decision is not None and not decision.allowed:
+            error.headers = governance_headers(decision)
+        raise
+    except Exception as error:
+        entry.decision = "error"
+        entry.error_type = "InternalServerError"
+        entry.reasons = type(error).__name__
+        raise
+    finally:
+        entry.latency_ms = round((time.perf_counter() - started) * 1000, 3)
+        await record(services, entry)

@@ -1,0 +1,1 @@
+"""The record of every request and administrative action."""

@@ -1,0 +1,1 @@
+"""Governance: organizations' use cases, exemptions and people, and the Cedar decision point."""

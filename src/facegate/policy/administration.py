@@ -1,0 +1,227 @@
+"""Administrative actions, shared by the CLI and the admin REST API, each one recorded.
+
+Every action is a method taking who acts (``actor``: an operator key's holder, or
+``cli:<user>`` on the server's machine) and writes one decision record naming the action
+and what changed (never a secret).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from facegate.audit.log import Entry
+from facegate.errors import FacegateError, InvalidParameterException
+from facegate.policy.point import Inputs, Question, Resource
+from facegate.policy.registry import Principal, check_sector
+from facegate.service import Services, policy_dir
+
+
+def parse_instant(text: str, what: str = "The date") -> datetime:
+    """An ISO 8601 date or date-time (UTC when no offset is given)."""
+    from datetime import UTC
+
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        raise InvalidParameterException(
+            f"{what} must be an ISO 8601 date or date and time, got {text!r}."
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class Administration:
+    def __init__(self, services: Services, actor: str, principal: Principal | None = None):
+        self.services = services
+        self.actor = actor
+        self.principal = principal
+
+    def _do(self, action: str, detail: dict[str, Any], fn: Callable[[], Any]) -> Any:
+        entry = Entry(operation=f"Admin.{action}", decision="allow", member=self.actor)
+        if self.principal is not None:
+            p = self.principal
+            entry.organization, entry.sector = p.organization, p.sector
+            entry.access_key_id, entry.roles = p.access_key_id, p.roles
+        entry.policy_version = self.services.point.version
+        entry.detail = detail
+        try:
+            result = fn()
+            return result
+        except FacegateError as error:
+            entry.decision, entry.error_type, entry.reasons = (
+                "error",
+                error.type_name,
+                error.message,
+            )
+            raise
+        finally:
+            self.services.audit.append(entry)
+
+    # --- organizations and members ---------------------------------------------------------
+
+    def create_organization(self, name: str, sector: str) -> dict[str, Any]:
+        check_sector(sector)
+        self._do(
+            "CreateOrganization",
+            {"organization": name, "sector": sector},
+            lambda: self.services.accounts.create_organization(name, sector=sector),
+        )
+        return {"organization": name, "sector": sector}
+
+    def organizations(self) -> list[dict[str, Any]]:
+        return self.services.accounts.organizations()
+
+    def add_member(self, organization: str, name: str, roles: list[str]) -> dict[str, Any]:
+        return self._do(
+            "AddMember",
+            {"organization": organization, "member": name, "roles": roles},
+            lambda: self.services.registry.add_member(organization, name, roles),
+        )
+
+    def members(self, organization: str) -> list[dict[str, Any]]:
+        return self.services.registry.members(organization)
+
+    # --- use cases -------------------------------------------------------------------------
+
+    def register_use_case(self, organization: str, **fields: Any) -> dict[str, Any]:
+        fields.setdefault("registered_by", self.actor)
+        detail = {"organization": organization, **{k: str(v) for k, v in fields.items()}}
+        return self._do(
+            "RegisterUseCase",
+            detail,
+            lambda: self.services.registry.register_use_case(organization, **fields),
+        )
+
+    def decide_use_case(self, use_case_id: int, decision: str, reason: str) -> dict[str, Any]:
+        return self._do(
+            f"{decision.capitalize()}UseCase",
+            {"use_case": use_case_id, "decision": decision, "reason": reason},
+            lambda: self.services.registry.decide_use_case(
+                use_case_id, decision, self.actor, reason
+            ),
+        )
+
+    def use_cases(self, organization: str | None = None) -> list[dict[str, Any]]:
+        return self.services.registry.use_cases(organization)
+
+    # --- exemptions ------------------------------------------------------------------------
+
+    def grant_exemption(
+        self, organization: str, purpose: str, reason: str, expires: datetime
+    ) -> dict[str, Any]:
+        return self._do(
+            "GrantExemption",
+            {
+                "organization": organization,
+                "purpose": purpose,
+                "reason": reason,
+                "expires": expires.isoformat(),
+            },
+            lambda: self.services.registry.grant_exemption(
+                organization, purpose, reason, expires, self.actor
+            ),
+        )
+
+    def revoke_exemption(self, exemption_id: int, reason: str) -> dict[str, Any]:
+        return self._do(
+            "RevokeExemption",
+            {"exemption": exemption_id, "reason": reason},
+            lambda: self.services.registry.revoke_exemption(exemption_id, self.actor, reason),
+        )
+
+    def exemptions(self, organization: str | None = None) -> list[dict[str, Any]]:
+        return self.services.registry.exemptions(organization)
+
+    # --- keys ------------------------------------------------------------------------------
+
+    def issue_key(
+        self,
+        organization: str,
+        *,
+        use_case_id: int | None,
+        member: str | None,
+        description: str = "",
+    ) -> dict[str, Any]:
+        key = self._do(
+            "IssueKey",
+            {"organization": organization, "use_case": use_case_id, "member": member},
+            lambda: self.services.accounts.issue_key(
+                organization,
+                description,
+                use_case_id=use_case_id,
+                member=member,
+                registry=self.services.registry,
+            ),
+        )
+        return {
+            "organization": key.organization,
+            "use_case": key.use_case_id,
+            "member": key.member,
+            "aws_access_key_id": key.access_key_id,
+            "aws_secret_access_key": key.secret_access_key,
+        }
+
+    def revoke_key(self, access_key_id: str) -> dict[str, Any]:
+        self._do(
+            "RevokeKey",
+            {"access_key_id": access_key_id},
+            lambda: self.services.accounts.revoke_key(access_key_id),
+        )
+        return {"revoked": access_key_id}
+
+    def keys(self, organization: str | None = None) -> list[dict[str, Any]]:
+        return self.services.accounts.keys(organization)
+
+    # --- policies --------------------------------------------------------------------------
+
+    def policies(self) -> dict[str, Any]:
+        point = self.services.point
+        return {
+            "version": point.version,
+            "operator_policy_dir": str(policy_dir(self.services.settings)),
+            "sources": list(point.policies.sources),
+            "policies": [
+                {
+                    "id": p.id,
+                    "rule": p.rule,
+                    "effect": p.effect,
+                    "source": p.source,
+                    "shipped": p.shipped,
+                    "advice": p.advice,
+                    "error": p.error,
+                    "text": p.text,
+                }
+                for p in point.policies.policies
+            ],
+        }
+
+    def explain(
+        self,
+        principal: Principal,
+        operation: str,
+        *,
+        inputs: Inputs,
+        threshold: float | None = None,
+        max_results: int = 0,
+        attributes: tuple[str, ...] = (),
+        video_seconds: int = 0,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Which policies allow or deny ``operation`` for ``principal``; nothing runs."""
+        known = self.services.point.policies.actions
+        if operation not in known:
+            raise InvalidParameterException(
+                f"Unknown operation {operation!r}; known: {', '.join(sorted(known))}."
+            )
+        kind = "Account" if operation in ("DetectFaces", "CompareFaces") else "Collection"
+        question = Question(
+            operation,
+            Resource(kind, "explain", principal.organization_id, principal.organization),
+            inputs,
+            attributes=attributes,
+            threshold=threshold,
+            max_results=max_results,
+            video_seconds=video_seconds,
+        )
+        return self.services.point.explain(principal, question, at)

@@ -1,0 +1,86 @@
+"""Review actions under the policies: list, show, confirm, reject, fetch the result.
+
+Shared by the REST routes (``/v1/reviews``) and ``facegate review``. Each action asks the
+decision point (TENANT: another organization's review is "not found"; HUMAN-REVIEW: only a
+reviewer who is not the requester sees the candidates and decides; only the requester fetches
+the result) and leaves a decision record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from facegate.audit.log import entry_for
+from facegate.errors import FacegateError, InvalidParameterException, ResourceNotFoundException
+from facegate.policy.point import Question, Resource
+from facegate.policy.registry import Principal
+from facegate.service import Services
+
+OPERATION = {
+    "list": "ListReviews",
+    "show": "GetReview",
+    "confirm": "DecideReview",
+    "reject": "DecideReview",
+    "result": "GetReviewResult",
+}
+
+
+def review_action(
+    services: Services,
+    principal: Principal,
+    action: str,
+    review_id: str | None,
+    *,
+    candidates: list[str] | None = None,
+    note: str = "",
+    request_id: str = "",
+) -> Any:
+    operation = OPERATION.get(action)
+    if operation is None:
+        raise InvalidParameterException(f"Unknown review action {action!r}.")
+    if action == "list":
+        resource = Resource("Account", "account", principal.organization_id, principal.organization)
+    else:
+        owner = services.reviews.owner(review_id or "")
+        if owner is None:
+            raise ResourceNotFoundException(f"No review {review_id}.")
+        org_id, requester = owner
+        resource = Resource("Review", review_id or "", org_id, "", requester)
+    entry = entry_for(
+        principal,
+        operation,
+        resource=f"review/{review_id}" if review_id else "reviews",
+        review_id=review_id or "",
+        request_id=request_id,
+    )
+    try:
+        decision = services.point.decide(principal, Question(operation, resource))
+        entry.policy_version, entry.policies = decision.version, decision.policies
+        if not decision.allowed:
+            assert decision.error is not None
+            raise decision.error
+        entry.decision = "allow"
+        reviews = services.reviews
+        if action == "list":
+            result: Any = reviews.listing(principal)
+            entry.result_count = len(result)
+        elif action == "show":
+            result = reviews.show(principal, review_id or "")
+            entry.result_count = len(result.get("Candidates", []))
+        elif action == "result":
+            result = reviews.result(principal, review_id or "")
+            released = result.get("Result", {})
+            matches = released.get("FaceMatches", [])
+            entry.result_count = len(matches) + len(released.get("UserMatches", []))
+            entry.face_ids = [m["Face"]["FaceId"] for m in matches]
+        else:
+            result = reviews.decide(principal, review_id or "", action, candidates or [], note)
+            entry.detail = {"decision": action, "candidates": sorted(candidates or [])}
+        return result
+    except FacegateError as error:
+        if entry.decision == "allow":
+            entry.decision = "error"
+        entry.error_type, entry.reasons = error.type_name, error.message
+        raise
+    finally:
+        services.audit.append(entry)
