@@ -24,7 +24,7 @@ from facegate.api.operations import OPERATIONS, Context
 from facegate.audit.log import Entry
 from facegate.audit.log import entry_for as audit_entry
 from facegate.errors import FacegateError, InvalidParameterException
-from facegate.policy.point import IDENTIFY, Decision, Inputs, Question, Resource
+from facegate.policy.point import ACCOUNT_OPERATIONS, IDENTIFY, Decision, Inputs, Question, Resource
 from facegate.policy.registry import Principal
 from facegate.policy.reviews import withheld
 from facegate.service import Services
@@ -44,7 +44,6 @@ RESULTS_PARAMETER = {
     "SearchUsersByImage": ("MaxUsers", 10),
 }
 ATTRIBUTES_PARAMETER = {"DetectFaces": "Attributes", "IndexFaces": "DetectionAttributes"}
-ACCOUNT_OPERATIONS = {"DetectFaces", "CompareFaces", "ListCollections"}
 # Live-stream operations: facegate serves none, but asks the policies first so that a caller
 # learns the rule (NO-REALTIME), not only that the operation is missing.
 LIVE_OPERATIONS = {"CreateStreamProcessor", "StartStreamProcessor"}

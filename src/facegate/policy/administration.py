@@ -13,7 +13,7 @@ from typing import Any
 
 from facegate.audit.log import Entry
 from facegate.errors import FacegateError, InvalidParameterException
-from facegate.policy.point import Inputs, Question, Resource
+from facegate.policy.point import ACCOUNT_OPERATIONS, Inputs, Question, Resource
 from facegate.policy.registry import Principal, check_sector
 from facegate.service import Services, policy_dir
 
@@ -214,7 +214,7 @@ class Administration:
             raise InvalidParameterException(
                 f"Unknown operation {operation!r}; known: {', '.join(sorted(known))}."
             )
-        kind = "Account" if operation in ("DetectFaces", "CompareFaces") else "Collection"
+        kind = "Account" if operation in ACCOUNT_OPERATIONS else "Collection"
         question = Question(
             operation,
             Resource(kind, "explain", principal.organization_id, principal.organization),

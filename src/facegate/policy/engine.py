@@ -110,9 +110,9 @@ class PolicySet:
         seen: dict[str, str] = {}
         for source, text in sources:
             shipped = source == SHIPPED_SOURCE
-            self._validate(source, text)
+            annotated = _annotated(text, source)  # parse errors first, then ids, then types
             texts = _split(text)
-            for position, (notes, effect) in enumerate(_annotated(text, source)):
+            for position, (notes, effect) in enumerate(annotated):
                 policy_id = notes.get("id")
                 if not policy_id:
                     raise PolicyError(
@@ -137,6 +137,7 @@ class PolicySet:
                         shipped=shipped,
                     )
                 )
+            self._validate(source, text)
         self.policies = tuple(policies)
         self._by_id = {p.id: p for p in policies}
         combined = "\n".join(text for _, text in sources)
@@ -159,8 +160,9 @@ class PolicySet:
             where = names.get(error.policy_id) or error.policy_id or "?"
             problems.append(f"policy {where}: {error.error}")
         raise PolicyError(
-            f"{source}: {len(problems)} polic{'y' if len(problems) == 1 else 'ies'} do not "
-            f"validate against facegate's schema: " + "; ".join(problems)
+            f"{source}: {len(problems)} "
+            f"{'policy does' if len(problems) == 1 else 'policies do'} not validate against "
+            "facegate's schema: " + "; ".join(problems)
         )
 
     def policy(self, policy_id: str) -> Policy:

@@ -38,6 +38,21 @@ VIDEO_IDENTIFY = {"StartFaceSearch"}
 # Operations whose principal's review obligation matters: searches, and the operations that
 # create or fill a collection (which then keeps encrypted crops for reviewers).
 REVIEW_RELEVANT = IDENTIFY | VIDEO_IDENTIFY | {"CreateCollection", "IndexFaces"}
+# Operations whose resource is the organization's account, not a collection.
+ACCOUNT_OPERATIONS = frozenset(
+    {
+        "DetectFaces",
+        "StartFaceDetection",
+        "CompareFaces",
+        "ListCollections",
+        "GetFaceDetection",
+        "GetFaceSearch",
+        "CreateStreamProcessor",
+        "StartStreamProcessor",
+        "ListReviews",
+        "Administer",
+    }
+)
 # Evaluation order of policy-rules.md: the first deciding rule in this order picks the error.
 RULE_ORDER = (
     "TENANT",
