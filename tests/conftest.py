@@ -80,3 +80,9 @@ def backend(request) -> dict[str, str]:
     if request.param == "sqlite":
         return {}
     return {"FACEGATE_DATABASE_URL": request.getfixturevalue("postgres_databases")()}
+
+
+def london_front(subject: str, smiling: bool = False) -> bytes:
+    """A London subject's frontal photo (neutral, or smiling: another photo of them)."""
+    view, n = ("smiling_front", "08") if smiling else ("neutral_front", "03")
+    return (DATA / "london" / view / f"{subject}_{n}.jpg").read_bytes()

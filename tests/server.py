@@ -27,6 +27,23 @@ def add_headers(client, headers: dict[str, str]) -> None:
     client.meta.events.register("before-sign.rekognition.*", before_sign)
 
 
+def run_cli(
+    data_dir: Path, *args: str, check: bool = True, **env: str
+) -> subprocess.CompletedProcess:
+    """Run ``facegate ARGS`` with FACEGATE_DATA_DIR=data_dir (and ``env``)."""
+    environ = {**os.environ, "FACEGATE_DATA_DIR": str(data_dir), **env}
+    done = subprocess.run(
+        [sys.executable, "-m", "facegate.cli.main", *args],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -36,6 +53,7 @@ def free_port() -> int:
 class Server:
     def __init__(self, data_dir: Path, port: int | None = None, **env: str):
         self.data_dir = data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
         self.env = env
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -97,17 +115,7 @@ class Server:
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run ``facegate ARGS`` on this server's data directory."""
-        environ = {**os.environ, "FACEGATE_DATA_DIR": str(self.data_dir), **self.env}
-        done = subprocess.run(
-            [sys.executable, "-m", "facegate.cli.main", *args],
-            env=environ,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if check:
-            assert done.returncode == 0, done.stderr
-        return done
+        return run_cli(self.data_dir, *args, check=check, **self.env)
 
     def admin(self, method: str, path: str, body: dict | None = None, keys=None) -> httpx.Response:
         """Call the admin REST API (``/v1/admin``) with the operator's key."""
