@@ -240,6 +240,19 @@ def test_no_attributes_and_no_live_streams(server, keys):
     assert "NO-REALTIME" in str(live.value)
 
 
+def test_a_collection_can_carry_the_enrollment_basis(server, keys):
+    client = server.client(keys["shop"])
+    client.create_collection(
+        CollectionId="consented",
+        Tags={"facegate:legal-basis": "consent:signup-form", "facegate:provenance": "app upload"},
+    )
+    indexed = client.index_faces(CollectionId="consented", Image={"Bytes": front(SUBJECTS[0])})
+    assert len(indexed["FaceRecords"]) == 1
+    with pytest.raises(client.exceptions.AccessDeniedException) as denied:
+        client.index_faces(CollectionId="gallery", Image={"Bytes": front(SUBJECTS[0])})
+    assert "ENROLLMENT-BASIS" in str(denied.value) and "X-Facegate-Basis" in str(denied.value)
+
+
 def test_law_enforcement_max_faces_cap(server, keys):
     client = server.client(keys["police-mp-exempt"], headers=CASE)
     with pytest.raises(client.exceptions.LimitExceededException) as capped:
@@ -425,6 +438,35 @@ def test_two_reviewers_must_agree(server, precinct):
     assert result["Label"] == "INVESTIGATIVE_LEAD" and result["Result"]["FaceMatches"]
 
 
+def test_searches_by_face_and_by_user_are_reviewed_too(server, precinct):
+    people, faces = precinct
+    alice = server.client(people["alice"], headers={**CASE, **BASIS})
+    by_face = alice.search_faces(CollectionId="missing", FaceId=faces[SUBJECTS[0]])
+    face_review = by_face["ResponseMetadata"]["HTTPHeaders"]["x-facegate-review-id"]
+    assert by_face["FaceMatches"] == [] and by_face["SearchedFaceId"] == faces[SUBJECTS[0]]
+    alice.create_user(CollectionId="missing", UserId="child-17")
+    alice.associate_faces(CollectionId="missing", UserId="child-17", FaceIds=[faces[SUBJECTS[1]]])
+    by_user = alice.search_users_by_image(
+        CollectionId="missing", Image={"Bytes": front(SUBJECTS[1])}
+    )
+    user_review = by_user["ResponseMetadata"]["HTTPHeaders"]["x-facegate-review-id"]
+    assert by_user["UserMatches"] == []
+    with _rest(server, people["bob"], {}) as bob:
+        shown = bob.get(f"/reviews/{face_review}").json()
+        assert shown["Probe"]["FaceId"] == faces[SUBJECTS[0]]
+        assert _jpeg(shown["Probe"]["Crop"]).format == "JPEG"
+        users = bob.get(f"/reviews/{user_review}").json()["Candidates"]
+        assert [c["UserId"] for c in users] == ["child-17"] and _jpeg(users[0]["Crop"])
+        confirmed = bob.post(
+            f"/reviews/{user_review}/decision",
+            json={"Decision": "CONFIRM", "CandidateIds": ["child-17"], "Note": "same person"},
+        )
+        assert confirmed.json()["Status"] == "confirmed"
+    with _rest(server, people["alice"], {}) as api:
+        released = api.get(f"/reviews/{user_review}/result").json()
+    assert [m["User"]["UserId"] for m in released["Result"]["UserMatches"]] == ["child-17"]
+
+
 def test_crops_are_kept_only_where_review_needs_them_and_sealed(server, keys, precinct, backend):
     engine = create_engine(_database_url(server, backend))
     with engine.connect() as db:
@@ -437,11 +479,18 @@ def test_crops_are_kept_only_where_review_needs_them_and_sealed(server, keys, pr
             )
         ).all()
         sealed = db.execute(text("SELECT sealed FROM face_crops LIMIT 1")).scalar()
+        bases = db.execute(
+            text(
+                "SELECT DISTINCT f.legal_basis, f.provenance FROM faces f "
+                "JOIN collections c ON c.id = f.collection_id WHERE c.name = 'missing'"
+            )
+        ).all()
     engine.dispose()
     crops = {(c, o): n for c, o, n in rows}
     assert crops[("missing", "precinct")] == 6
     assert crops.get(("gallery", "shop"), 0) == 0
     assert not bytes(sealed).startswith(b"\xff\xd8")  # not a JPEG in clear
+    assert bases == [(BASIS["X-Facegate-Basis"], BASIS["X-Facegate-Provenance"])]
 
 
 # --- time, operator policies, administration, records -------------------------------------------

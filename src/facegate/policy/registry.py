@@ -428,8 +428,10 @@ class Registry:
         now = at or self.clock()
         with self.sessions() as s:
             key = s.get(AccessKey, access_key_id)
-            if key is None:
-                raise ResourceNotFoundException(f"No access key {access_key_id}.")
+            if key is None or key.revoked_at is not None:
+                raise ResourceNotFoundException(
+                    f"No active access key {access_key_id} (unknown or revoked)."
+                )
             org = s.get(Organization, key.organization_id)
             assert org is not None
             if key.member_id is not None:
