@@ -5,8 +5,12 @@ London frontal photos in tests/data, then times, for the same probe images:
 
 - the bare engine call that SearchFacesByImage needs (decode, detect, embed the largest face),
   in this process;
-- the full request through boto3: signing, HTTP, verification, validation, the worker pool,
-  the FAISS search and the SQL lookup.
+- the full request through boto3: signing, HTTP, verification, validation, the policy
+  decision (Cedar, usage counters), the worker pool, the FAISS search, the SQL lookup and the
+  decision record.
+
+The key is a commercial photo-organization use case's (no threshold floor, no review), so the
+answer is the search itself.
 
 Writes ``bench/results/service.json`` with p50/p90 of each, their difference and the
 overhead as a share of the bare call. Run with ``.venv/bin/python bench/service.py``.
@@ -25,7 +29,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
 from facegate.vision.engine import FaceEngine  # noqa: E402
-from tests.server import Server  # noqa: E402
+from tests.server import BASIS, Server  # noqa: E402
 
 DATA = ROOT.parent / "tests" / "data" / "london"
 REPEATS = 3
@@ -49,7 +53,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(Path(tmp), FACEGATE_WORKERS="1")
         try:
-            client = server.client()
+            client = server.client(server.governed_keys("bench"), headers=BASIS)
             client.create_collection(CollectionId="bench")
             for path in gallery:
                 client.index_faces(
@@ -71,8 +75,9 @@ def main() -> None:
             server.stop()
     bare_p50, full_p50 = statistics.median(bare), statistics.median(full)
     result = {
-        "what": "SearchFacesByImage p50/p90 latency through boto3 + HTTP + SigV4 + worker pool "
-        "+ FAISS + SQL (SQLite) vs the bare engine.probe call in-process, same probes",
+        "what": "SearchFacesByImage p50/p90 latency through boto3 + HTTP + SigV4 + policy "
+        "decision + worker pool + FAISS + SQL (SQLite) + decision record vs the bare "
+        "engine.probe call in-process, same probes",
         "gallery_faces": len(gallery),
         "probes": len(probes) * REPEATS,
         "bare_engine_ms": {"p50": round(bare_p50, 1), "p90": round(percentile(bare, 0.9), 1)},

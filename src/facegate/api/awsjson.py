@@ -89,7 +89,7 @@ async def aws_json(request: Request) -> Response:
         model = operation_model(name)
         handler = OPERATIONS.get(name)
         if model is not None and handler is None:
-            await refuse_unserved(services, name, caller)
+            await refuse_unserved(services, name, caller, request_id)
         if model is None or handler is None:
             raise UnknownOperationException(f"facegate does not serve the operation {name!r}.")
         try:

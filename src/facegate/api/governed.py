@@ -77,13 +77,15 @@ def inputs_from(headers: Any, fields: dict[str, Any] | None = None) -> Inputs:
     return Inputs(**values)
 
 
-async def refuse_unserved(services: Services, operation: str, principal: Principal) -> None:
+async def refuse_unserved(
+    services: Services, operation: str, principal: Principal, request_id: str
+) -> None:
     """For a live-stream operation: the policies' denial if any (else the caller says Unknown)."""
     if operation not in LIVE_OPERATIONS:
         return
     question = Question(operation, resource_of(operation, {}, principal))
     decision = await asyncio.to_thread(services.point.decide, principal, question)
-    entry = entry_for(principal, question, operation, "")
+    entry = entry_for(principal, question, operation, request_id)
     entry.policy_version, entry.policies = decision.version, decision.policies
     if not decision.allowed:
         assert decision.error is not None
