@@ -261,14 +261,19 @@ class DecisionPoint:
                 "context": context,
             }
         ]
-        shaping = q.operation in IDENTIFY | VIDEO_IDENTIFY | {"CompareFaces"}
-        if shaping and q.threshold is not None:
+        # THRESHOLD-FLOOR can only bind below the floor: at or above it the question is moot.
+        shaping = (
+            q.operation in IDENTIFY | VIDEO_IDENTIFY | {"CompareFaces"}
+            and q.threshold is not None
+            and q.threshold < self.floor_for(p.purpose)
+        )
+        if shaping:
             requests.append({**requests[0], "action": ref("Action", "UseThreshold")})
         if q.operation in REVIEW_RELEVANT:
             requests.append({**requests[0], "action": ref("Action", "ReleaseCandidates")})
         results = self.policies.evaluate(requests, self._entities(p, q.resource))
         main = results[0]
-        floor = results[1] if shaping and q.threshold is not None else None
+        floor = results[1] if shaping else None
         review = results[-1] if q.operation in REVIEW_RELEVANT else None
         return main, floor, review
 
