@@ -1,7 +1,7 @@
 """Benchmark of facegate's vector index (``facegate.gallery.index.VectorIndex``).
 
 For each collection size (default 10k, 100k and 1M faces) and each index kind (exact =
-IndexFlatL2, hnsw = IndexHNSWFlat M=32 efConstruction=80) it measures:
+IndexFlatL2, hnsw = IndexHNSWFlat M=32 efConstruction=200) it measures:
 
 * build time (``VectorIndex.build``), save and load time, file size;
 * memory per face: the serialized size / N, and the RSS growth while building / N;
@@ -31,7 +31,8 @@ std ~0.05, same person ~0.35-0.4, different people ~0.7-1.1).
 person at nearly equal distances from a query, a miss is usually another photo of the right
 person; "same person @1" (top hit is one of the query person's photos) is also reported.
 
-Run it (the default takes about 10-15 minutes and stays under ~4 GB on 2 cores):
+Run it (the default takes about 30 minutes, most of it the 1M HNSW build, and stays under
+~4 GB on 2 cores):
 
     .venv/bin/python bench/search.py                 # writes bench/results/search.json
     .venv/bin/python bench/search.py --quick         # 10k and 100k, search-quick.json

@@ -9,21 +9,19 @@ Index kinds
     ``exact``: ``IndexIDMap2(IndexFlatL2)``; brute force, always the true nearest neighbours.
     Used while the collection holds fewer than ``approximate_from`` faces.
 
-    ``hnsw``: ``IndexIDMap2(IndexHNSWFlat(dim, M=32))`` with ``efConstruction=80``. Used from
+    ``hnsw``: ``IndexIDMap2(IndexHNSWFlat(dim, M=32))`` with ``efConstruction=200``. Used from
     ``approximate_from`` faces on (the switch happens inside :meth:`VectorIndex.add` when a
     batch crosses the threshold, by rebuilding from the exact index's vectors).
 
-    ``efSearch`` defaults to 256, measured with ``bench/search.py`` (results in
+    ``efSearch`` defaults to 512, measured with ``bench/search.py`` (results in
     ``bench/results/search.json``) on synthetic dlib-like descriptors, 5 per person, queries
-    being new photos of stored people, one query at a time on one core. Recall@1 against
-    exact search (same top id) needs efSearch 64 for >= 0.99 at 100k faces, but at 1M it is
-    0.84 / 0.91 / 0.94 / 0.96 / 0.98 / 0.986 at 64 / 128 / 256 / 512 / 1024 / 2048 (p99 0.6
-    to 11 ms): with M=32 and efConstruction=80 no efSearch gives recall@1 >= 0.99 within
-    10 ms at 1M. From efSearch 128 on, the misses are another photo of the same person ~4%
-    farther away; "top hit is the right person" is 1.000 from efSearch 256 at 1M (0.92 at 64,
-    0.988 at 128), with p99 ~1.6 ms (exact search: ~46 ms p50 at 1M). Hence 256. Lower it for
-    small collections; raise efConstruction (slower builds) if the exact nearest photo
-    matters.
+    being new photos of stored people, one query at a time on one core. With the sparser
+    graph of efConstruction 80, recall@1 against exact search (same top id) at 1M faces
+    stopped at 0.986 even at efSearch 2048; with 200 it is 0.959 / 0.984 / 0.990 / 0.994 at
+    efSearch 128 / 256 / 512 / 1024 (k=1 p99 1.5 / 3.1 / 6.2 / 12 ms on a busy machine), and
+    "top hit is the right person" is 0.999 at 512. Hence 512: the 1M target (p99 < 10 ms,
+    recall@1 >= 0.99) is met. The price is the build: ~17 minutes for 1M faces on one quiet
+    core (it was ~6 with efConstruction 80). Lower efSearch for small collections.
 
 Removal
     FAISS's HNSW cannot delete (``remove_ids`` raises "not implemented", and ``IndexIDMap2``
@@ -33,7 +31,7 @@ Removal
     heap, so a search still returns up to ``k`` live results without over-fetching. Results
     are filtered once more in Python as a second line of defence. When the tombstones exceed
     10% of the vectors in the graph, the index is compacted: rebuilt from the live vectors
-    (which costs a full HNSW build, ~6-7 minutes on one core at a million faces, and holds the
+    (which costs a full HNSW build, ~17 minutes on one core at a million faces, and holds the
     lock meanwhile). Tombstoned recall was checked at 1M with 9% deleted (0.98 at efSearch
     1024, as without deletions; no deleted id returned). The exact kind removes for real
     (``IndexFlat`` supports it). Once HNSW, an index stays HNSW (even when deletions take it
@@ -166,8 +164,8 @@ def _view(vec: Any, count: int, dtype: type[np.generic]) -> np.ndarray:
 
 class VectorIndex:
     """One collection's index: exact (``IndexFlatL2`` in an ``IndexIDMap2``) below
-    ``approximate_from`` vectors, HNSW (``IndexHNSWFlat``, M=32, efConstruction=80,
-    ``ef_search`` default 256: see the module docstring for the measurements behind it) in an
+    ``approximate_from`` vectors, HNSW (``IndexHNSWFlat``, M=32, efConstruction=200,
+    ``ef_search`` default 512: see the module docstring for the measurements behind it) in an
     ``IndexIDMap2`` from then on.
 
     FAISS HNSW does not support ``remove_ids``, so removal on the hnsw kind records the id in
