@@ -22,6 +22,7 @@ def add_headers(client, headers: dict[str, str]) -> None:
 
     def before_sign(request, **_):
         for name, value in headers.items():
+            del request.headers[name]  # a retried request is signed again: never twice
             request.headers[name] = value
 
     client.meta.events.register("before-sign.rekognition.*", before_sign)

@@ -406,7 +406,14 @@ def test_reviewers_never_see_their_own_searches_nor_other_organizations(server, 
         assert own.status_code == 403 and "HUMAN-REVIEW" in own.json()["error"]["rules"]
     with _rest(server, people["dave"], {}) as dave:
         assert dave.get("/reviews").json()["Reviews"] == []
-        assert dave.get(f"/reviews/{review_id}").status_code == 404
+        foreign = dave.get(f"/reviews/{review_id}")
+        unknown = dave.get("/reviews/00000000-0000-4000-8000-000000000000")
+        assert foreign.status_code == unknown.status_code == 404
+        # another organization's review answers exactly like one that does not exist
+        assert foreign.json()["error"]["message"].replace(review_id, "ID") == unknown.json()[
+            "error"
+        ]["message"].replace("00000000-0000-4000-8000-000000000000", "ID")
+        assert "rules" not in foreign.json()["error"]
         assert dave.get(f"/reviews/{review_id}/result").status_code == 404
     with _rest(server, people["alice"], {}) as alice:  # not hers either
         assert alice.get(f"/reviews/{review_id}/result").status_code == 404
@@ -415,6 +422,8 @@ def test_reviewers_never_see_their_own_searches_nor_other_organizations(server, 
         "review", "reject", review_id, "--as-key", people["bob"][0], "--note", "not him", "--json"
     )
     assert json.loads(done.stdout)["Status"] == "rejected"
+    seen = server.cli("review", "result", review_id, "--as-key", people["carol"][0], "--json")
+    assert json.loads(seen.stdout)["Status"] == "rejected"
     with _rest(server, people["carol"], {}) as carol:
         rejected = carol.get(f"/reviews/{review_id}/result").json()
     assert rejected["Status"] == "rejected" and "Result" not in rejected
@@ -569,11 +578,13 @@ def test_operator_policy_and_invalid_policy(tmp_path):
 
 
 def test_administration_is_for_operator_keys(server, keys):
-    response = server.admin(
-        "POST", "/organizations", {"name": "x", "sector": "commercial"}, keys=keys["shop"]
-    )
-    assert response.status_code == 403
-    assert response.json()["error"]["rules"] == ["OPERATOR-ONLY"]
+    for method, path, body in (
+        ("POST", "/organizations", {"name": "x", "sector": "commercial"}),
+        ("POST", "/policies/explain", {"operation": "CompareFaces", "access_key_id": "NOPE"}),
+    ):
+        response = server.admin(method, path, body, keys=keys["shop"])
+        assert response.status_code == 403
+        assert response.json()["error"]["rules"] == ["OPERATOR-ONLY"]
     explained = server.ok(
         "POST",
         "/policies/explain",
@@ -600,6 +611,28 @@ def test_administration_is_for_operator_keys(server, keys):
     )
     explained = json.loads(described.stdout)
     assert explained["decision"] == "allow" and explained["effective_threshold"] == 99
+    reviewing = server.cli(
+        "policy",
+        "explain",
+        "--operation",
+        "DecideReview",
+        "--sector",
+        "government",
+        "--roles",
+        "analyst",
+        "--json",
+    )
+    assert [p["id"] for p in json.loads(reviewing.stdout)["deciding_policies"]] == [
+        "HUMAN-REVIEW.reviewer-role"
+    ]
+    # a sector is changed by the operator, on the record
+    server.organization("renamed-sector", "commercial")
+    server.cli("org", "set-sector", "renamed-sector", "government")
+    assert {o["name"]: o["sector"] for o in server.ok("GET", "/organizations")["organizations"]}[
+        "renamed-sector"
+    ] == "government"
+    patched = server.admin("PATCH", "/organizations/renamed-sector", {"sector": "research"})
+    assert patched.status_code == 200, patched.text
 
 
 def _database_url(server: Server, backend: dict[str, str]) -> str:
@@ -634,3 +667,12 @@ def test_every_request_leaves_a_decision_record(server, keys, backend):
     assert {"Admin.CreateOrganization", "Admin.IssueKey", "Admin.ApproveUseCase"} <= {
         r.operation for r in admin
     }
+
+
+def test_the_operator_is_created_even_if_an_organization_came_first(tmp_path):
+    run_cli(tmp_path, "org", "create", "early", "--sector", "nonprofit")
+    server = Server(tmp_path, FACEGATE_WORKERS="1")
+    try:
+        assert server.ok("GET", "/organizations")["organizations"]  # operator key works
+    finally:
+        server.stop()

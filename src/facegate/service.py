@@ -1,6 +1,7 @@
 """Assembling the stateful parts from the settings: database, keys, gallery, first start.
 
-The HTTP service and ``facegate admin`` both open the same data through :func:`open_services`.
+The HTTP service and the governance commands (``facegate org``, ``key``, ...) both open the
+same data through :func:`open_services`.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def bootstrap(services: Services, endpoint: str) -> IssuedKey | None:
 
     Returns the key (to print once) or None when the data directory was set up before.
     """
-    if not services.accounts.is_empty():
+    if services.accounts.has_operator():
         return None
     services.accounts.create_organization(
         OPERATOR_ORGANIZATION, sector="commercial", is_operator=True

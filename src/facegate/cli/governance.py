@@ -51,6 +51,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.add_argument("--sector", required=True, choices=SECTORS)
     _leaf(org, "list", help="list organizations")
+    p = _leaf(org, "set-sector", help="change an organization's sector (recorded)")
+    p.add_argument("name")
+    p.add_argument("sector", choices=SECTORS)
 
     member = _actions(sub, "member", "people of an organization and their roles")
     p = _leaf(member, "add", help="add a person with roles")
@@ -113,6 +116,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         ("show", "a review's probe and candidates"),
         ("confirm", "confirm candidates"),
         ("reject", "reject all candidates"),
+        ("result", "the requester's view: status and, once confirmed, the lead"),
     ):
         p = _leaf(review, verb, help=text)
         if verb != "list":
@@ -161,10 +165,10 @@ def _print(result: Any, as_json: bool) -> None:
             print("The secret is shown only this once; facegate stores it encrypted.")
 
 
-def _validate_only(directory: str | None) -> dict[str, Any]:
+def _validate_only(directory: str | None, data_dir: str | None) -> dict[str, Any]:
     from facegate.policy.engine import load_policy_set
 
-    settings = load_settings()
+    settings = load_settings(data_dir=Path(data_dir) if data_dir else None)
     from facegate.service import policy_dir
 
     folder = Path(directory) if directory else policy_dir(settings)
@@ -183,7 +187,7 @@ def run_governance(args: argparse.Namespace) -> int:
 
     if args.command == "policy" and args.action == "validate":
         try:
-            _print(_validate_only(args.directory), args.json)
+            _print(_validate_only(args.directory, args.data_dir), args.json)
         except PolicyError as exc:
             print(f"facegate policy validate: invalid. {exc}", file=sys.stderr)
             return 3
@@ -206,11 +210,11 @@ def run_governance(args: argparse.Namespace) -> int:
 def _dispatch(args, admin, services, parse_instant) -> Any:
     c, a = args.command, args.action
     if c == "org":
-        return (
-            admin.create_organization(args.name, args.sector)
-            if a == "create"
-            else (admin.organizations())
-        )
+        if a == "create":
+            return admin.create_organization(args.name, args.sector)
+        if a == "set-sector":
+            return admin.set_sector(args.name, args.sector)
+        return admin.organizations()
     if c == "member":
         if a == "add":
             return admin.add_member(args.org, args.name, _csv(args.roles))

@@ -18,6 +18,9 @@ def run_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
     )
     from facegate.api.app import create_app
+    from facegate.service import load_policies
+
+    load_policies(settings)  # an invalid policy stops here, with its reason, before serving
 
     print(
         f"facegate: serving on http://{settings.host}:{settings.port} "

@@ -149,9 +149,13 @@ class Accounts:
                 return None
             return self.box.open(key.secret_sealed)
 
-    def is_empty(self) -> bool:
+    def has_operator(self) -> bool:
+        """Whether the operator's organization exists (first start creates it)."""
         with self.sessions() as s:
-            return s.scalar(select(Organization.id).limit(1)) is None
+            return (
+                s.scalar(select(Organization.id).where(Organization.is_operator).limit(1))
+                is not None
+            )
 
     @staticmethod
     def _organization(s: Session, name: str) -> Organization:

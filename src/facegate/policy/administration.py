@@ -17,6 +17,8 @@ from facegate.policy.point import ACCOUNT_OPERATIONS, Inputs, Question, Resource
 from facegate.policy.registry import Principal, check_sector
 from facegate.service import Services, policy_dir
 
+REVIEW_OPERATIONS = ("GetReview", "DecideReview", "GetReviewResult")
+
 
 def parse_instant(text: str, what: str = "The date") -> datetime:
     """An ISO 8601 date or date-time (UTC when no offset is given)."""
@@ -68,6 +70,13 @@ class Administration:
             lambda: self.services.accounts.create_organization(name, sector=sector),
         )
         return {"organization": name, "sector": sector}
+
+    def set_sector(self, name: str, sector: str) -> dict[str, Any]:
+        return self._do(
+            "SetSector",
+            {"organization": name, "sector": sector},
+            lambda: self.services.registry.set_sector(name, sector),
+        )
 
     def organizations(self) -> list[dict[str, Any]]:
         return self.services.accounts.organizations()
@@ -215,9 +224,17 @@ class Administration:
                 f"Unknown operation {operation!r}; known: {', '.join(sorted(known))}."
             )
         kind = "Account" if operation in ACCOUNT_OPERATIONS else "Collection"
+        if operation in REVIEW_OPERATIONS:
+            kind = "Review"  # a review of someone else of the same organization
         question = Question(
             operation,
-            Resource(kind, "explain", principal.organization_id, principal.organization),
+            Resource(
+                kind,
+                "explain",
+                principal.organization_id,
+                principal.organization,
+                "member:someone-else" if kind == "Review" else "",
+            ),
             inputs,
             attributes=attributes,
             threshold=threshold,

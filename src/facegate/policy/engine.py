@@ -146,7 +146,8 @@ class PolicySet:
         combined = "\n".join(text for _, text in sources)
         self._set = cedarpy.PolicySet.from_str(combined)
         digest = hashlib.sha256()
-        for part in (self.schema_text, *(f"{s}\0{t}" for s, t in sources), settings_fingerprint):
+        named = (f"{Path(s).name}\0{t}" for s, t in sources)  # the same files anywhere
+        for part in (self.schema_text, *named, settings_fingerprint):
             digest.update(part.encode())
             digest.update(b"\0")
         self.version = digest.hexdigest()[:16]
@@ -166,14 +167,15 @@ class PolicySet:
         if result.validation_passed:
             return
         names = result.id_annotations_by_policy_id
-        problems = []
+        problems, failing = [], set()
         for error in result.errors:
             where = names.get(error.policy_id) or error.policy_id or "?"
+            failing.add(where)
             problems.append(f"policy {where}: {error.error}")
         raise PolicyError(
-            f"{source}: {len(problems)} "
-            f"{'policy does' if len(problems) == 1 else 'policies do'} not validate against "
-            "facegate's schema: " + "; ".join(problems)
+            f"{source}: {len(failing)} "
+            f"{'policy does' if len(failing) == 1 else 'policies do'} not validate against "
+            "facegate's schema: " + "; ".join(dict.fromkeys(problems))
         )
 
     def _handle(self, entities: list[dict]) -> cedarpy.Entities:
@@ -191,6 +193,11 @@ class PolicySet:
                 self._entity_cache.popitem(last=False)
         return handle
 
+    def _cedar_name(self, match: re.Match[str]) -> str:
+        """Cedar's internal id ``policyN`` as the policy's @id (N counts from the first)."""
+        n = int(match.group(1))
+        return self.policies[n].id if n < len(self.policies) else match.group(0)
+
     def policy(self, policy_id: str) -> Policy:
         return self._by_id[policy_id]
 
@@ -205,7 +212,11 @@ class PolicySet:
             deciding = tuple(
                 self._by_id[names[r]] for r in result.diagnostics.reasons if r in names
             )
-            out.append(Evaluation(result.allowed, deciding, tuple(result.diagnostics.errors)))
+            problems = tuple(
+                re.sub(r"\bpolicy(\d+)\b", self._cedar_name, str(e))
+                for e in result.diagnostics.errors
+            )
+            out.append(Evaluation(result.allowed, deciding, problems))
         return out
 
 

@@ -269,7 +269,8 @@ class Registry:
         if not wanted or bad:
             raise InvalidParameterException(
                 f"Operations for purpose {purpose} must be among "
-                f"{', '.join(self.purposes[purpose])}; got {', '.join(wanted) or 'none'}."
+                f"{', '.join(self.purposes[purpose])} (and detect, manage); "
+                f"got {', '.join(wanted) or 'none'}."
             )
         if aware(expires) <= now:
             raise InvalidParameterException("The expiry of a use case must be in the future.")

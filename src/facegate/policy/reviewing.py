@@ -58,6 +58,8 @@ def review_action(
         entry.policy_version, entry.policies = decision.version, decision.policies
         if not decision.allowed:
             assert decision.error is not None
+            if "TENANT" in decision.rules:  # answered exactly as an unknown review
+                raise ResourceNotFoundException(f"No review {review_id}.")
             raise decision.error
         entry.decision = "allow"
         reviews = services.reviews

@@ -145,6 +145,19 @@ async def create_organization(request: Request, caller: CallerDep, body: NewOrga
     return await _run(request, caller, lambda a: a.create_organization(body.name, body.sector))
 
 
+class SectorChange(BaseModel):
+    sector: Sector  # type: ignore[valid-type]
+
+
+@router.patch(
+    "/organizations/{organization}", tags=["admin"], summary="Change an organization's sector"
+)
+async def set_sector(
+    request: Request, caller: CallerDep, organization: Organization, body: SectorChange
+):
+    return await _run(request, caller, lambda a: a.set_sector(organization, body.sector))
+
+
 @router.get("/organizations", tags=["admin"], summary="List organizations")
 async def organizations(request: Request, caller: CallerDep):
     return {"organizations": await _run(request, caller, lambda a: a.organizations())}
@@ -269,6 +282,7 @@ async def policies(request: Request, caller: CallerDep):
 )
 async def explain(request: Request, caller: CallerDep, body: Explain):
     services = services_of(request)
+    await _run(request, caller, lambda a: None)  # only operators may look keys up
     if body.access_key_id:
         principal = await asyncio.to_thread(services.registry.principal, body.access_key_id)
     elif body.principal is not None:

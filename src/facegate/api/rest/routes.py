@@ -55,7 +55,7 @@ API_KEY = APIKeyHeader(
     name=API_KEY_HEADER,
     scheme_name="ApiKey",
     description="`<access_key_id>:<secret_access_key>`: a key pair issued by "
-    "`facegate admin key create` (the same pair boto3 signs with on the AWS JSON door).",
+    "`facegate key create` (the same pair boto3 signs with on the AWS JSON door).",
     auto_error=False,
 )
 
@@ -125,7 +125,7 @@ async def run(
         body["EffectiveThreshold"] = decision.effective_threshold
     if outcome.review_id:
         body["ReviewId"] = outcome.review_id
-        body["ReviewStatus"] = "PENDING"
+        body["ReviewStatus"] = "open"
     body["PolicyVersion"] = decision.version
     return JSONResponse(body, status_code=status, headers=outcome.headers())
 
