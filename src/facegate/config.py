@@ -94,6 +94,13 @@ class Settings:
     index_approximate_from: int = 100_000
     region: str = "us-east-1"
     governance: GovernanceSettings = field(default_factory=lambda: GovernanceSettings())
+    # The audit log's Ed25519 signing key (PEM); None means <data_dir>/audit-signing.key.
+    audit_signing_key: str | None = field(default=None, repr=False)
+    # Sign the chain's head every this many records, and at least this often (minutes).
+    audit_checkpoint_every: int = 1000
+    audit_checkpoint_minutes: int = 10
+    # RETENTION: how often the server purges faces past their deadline (minutes).
+    retention_every_minutes: int = 60
 
     @property
     def max_body_bytes(self) -> int:
@@ -210,6 +217,10 @@ def load_settings(**overrides: object) -> Settings:
         "index_approximate_from": _int("FACEGATE_INDEX_APPROXIMATE_FROM", 100_000),
         "region": _env("FACEGATE_REGION") or "us-east-1",
         "governance": load_governance(),
+        "audit_signing_key": _env("FACEGATE_AUDIT_SIGNING_KEY"),
+        "audit_checkpoint_every": _int("FACEGATE_AUDIT_CHECKPOINT_EVERY", 1000),
+        "audit_checkpoint_minutes": _int("FACEGATE_AUDIT_CHECKPOINT_MINUTES", 10),
+        "retention_every_minutes": _int("FACEGATE_RETENTION_EVERY_MINUTES", 60),
     }
     known = {f.name for f in fields(Settings)}
     for key, value in overrides.items():

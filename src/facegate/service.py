@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from facegate.audit.log import AuditLog
+from facegate.audit.signing import load_or_create_signer
 from facegate.auth.secrets import SecretBox, load_or_create_master_key
 from facegate.config import Settings
 from facegate.gallery.accounts import Accounts, IssuedKey
@@ -63,6 +64,7 @@ def open_services(settings: Settings) -> Services:
     policies = load_policies(settings)  # before anything else: a bad policy changes nothing
     try:
         master = load_or_create_master_key(settings.data_dir, settings.master_key)
+        signer = load_or_create_signer(settings.data_dir, settings.audit_signing_key)
     except ValueError as exc:
         raise SystemExit(f"facegate: {exc}") from None
     sessions = open_database(database_url(settings.data_dir, settings.database_url))
@@ -103,7 +105,7 @@ def open_services(settings: Settings) -> Services:
             retention=timedelta(days=governance.review_retention_days),
             clock=clock,
         ),
-        AuditLog(sessions),
+        AuditLog(sessions, signer, settings.audit_checkpoint_every),
     )
 
 

@@ -20,6 +20,7 @@ from facegate.api.rest import reviews as rest_reviews
 from facegate.config import Settings, load_settings
 from facegate.errors import InvalidParameterException, ResourceNotFoundException
 from facegate.gallery.idempotency import Idempotency
+from facegate.maintenance import Schedule
 from facegate.service import Services, bootstrap, open_services
 from facegate.vision.models import DEFAULT_CHAIN
 
@@ -42,17 +43,18 @@ def announce_first_start(services: Services) -> None:
     )
 
 
-REVIEW_SWEEP_SECONDS = 300
+MAINTENANCE_TICK_SECONDS = 30
 
 
-async def sweep_reviews(services: Services) -> None:
-    """Expire unanswered reviews and delete review material past retention, now and then."""
+async def maintain(services: Services) -> None:
+    """Review expiry, retention purges and audit checkpoints, each when it is due."""
+    schedule = Schedule(services)
     while True:
         try:
-            await asyncio.to_thread(services.reviews.expire)
-        except Exception:  # a failed sweep is retried next time; it must not stop the server
-            logging.getLogger("facegate.reviews").exception("review sweep failed")
-        await asyncio.sleep(REVIEW_SWEEP_SECONDS)
+            await asyncio.to_thread(schedule.run_due)
+        except Exception:  # run_due logs its own failures; this keeps the loop alive regardless
+            logging.getLogger("facegate.maintenance").exception("maintenance failed")
+        await asyncio.sleep(MAINTENANCE_TICK_SECONDS)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -70,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = InferencePool(settings)
         app.state.pool = pool
         await pool.start()
-        sweeper = asyncio.create_task(sweep_reviews(services))
+        sweeper = asyncio.create_task(maintain(services))
         try:
             yield
         finally:

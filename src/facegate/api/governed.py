@@ -16,14 +16,14 @@ Both front doors call :func:`execute` with validated parameters. In order:
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, replace
 from typing import Any
 
 from facegate.api.operations import OPERATIONS, Context
-from facegate.audit.log import Entry
+from facegate.audit.log import Entry, Recorder
 from facegate.audit.log import entry_for as audit_entry
 from facegate.errors import FacegateError, InvalidParameterException
+from facegate.gallery.retention import deadline, touch
 from facegate.policy.point import ACCOUNT_OPERATIONS, IDENTIFY, Decision, Inputs, Question, Resource
 from facegate.policy.registry import Principal
 from facegate.policy.reviews import withheld
@@ -194,11 +194,13 @@ async def execute(
     services: Services, operation: str, params: dict[str, Any], ctx: Context
 ) -> Outcome:
     """Run ``operation`` for ``ctx.caller`` under the policies (see the module docstring)."""
-    started = time.perf_counter()
     principal = ctx.caller
     inputs = ctx.inputs
     entry = entry_for(principal, None, operation, ctx.request_id)
+    recorder = Recorder(services.audit, entry, fill=_fill)
+    ctx.record = recorder
     decision: Decision | None = None
+    failed = False
     try:
         if operation == "IndexFaces":  # ENROLLMENT-BASIS: the collection's defaults fill gaps
             basis, provenance, keeps = await asyncio.to_thread(
@@ -212,7 +214,8 @@ async def execute(
             ctx.inputs = inputs
             ctx.keep_crops = keeps
         question = question_of(operation, params, principal, inputs)
-        entry = entry_for(principal, question, operation, ctx.request_id)
+        entry.resource = question.resource.describe()
+        entry.case_reference, entry.warrant_reference = inputs.case, inputs.warrant
         decision = await asyncio.to_thread(services.point.decide, principal, question)
         entry.policy_version = decision.version
         entry.policies = decision.policies
@@ -224,26 +227,20 @@ async def execute(
         entry.decision = "allow"
         entry.reasons = decision.reasons
         ctx.keep_crops = ctx.keep_crops or decision.review_required
+        if principal.use_case_id is not None:
+            ctx.delete_by = deadline(
+                decision.at, principal.use_case_expires, principal.retention_years
+            )
         run = shaped(operation, params, decision, question)
         body = await OPERATIONS[operation](run, ctx)
         review_id = None
-        if decision.review_required and operation in IDENTIFY:
-            review_id = await asyncio.to_thread(
-                services.reviews.open,
-                principal,
-                operation=operation,
-                collection=params["CollectionId"],
-                case_reference=inputs.case,
-                requested_threshold=decision.requested_threshold or 0.0,
-                effective_threshold=decision.effective_threshold or 0.0,
-                result=body,
-                probe_crop=ctx.probe_crop,
+        if operation in IDENTIFY:
+            body, review_id = await asyncio.to_thread(
+                _conclude_search, services, ctx, decision, params["CollectionId"], body
             )
-            body = withheld(body)
-            entry.review_id = review_id
-        entry.result_count, entry.face_ids = _returned(body)
         return Outcome(body, decision, review_id)
     except FacegateError as error:
+        failed = True
         if entry.decision == "allow":  # allowed, then failed (bad image, missing face, ...)
             entry.decision = "error"
         entry.error_type = error.type_name
@@ -252,10 +249,44 @@ async def execute(
             error.headers = governance_headers(decision)
         raise
     except Exception as error:
+        failed = True
         entry.decision = "error"
         entry.error_type = "InternalServerError"
         entry.reasons = type(error).__name__
         raise
     finally:
-        entry.latency_ms = round((time.perf_counter() - started) * 1000, 3)
-        await record(services, entry)
+        await asyncio.to_thread(recorder.finish, failed and recorder.done)
+
+
+def _fill(entry: Entry, body: dict[str, Any]) -> None:
+    entry.result_count, entry.face_ids = _returned(body)
+
+
+def _conclude_search(
+    services: Services, ctx: Context, decision: Decision, collection: str, body: dict[str, Any]
+) -> tuple[dict[str, Any], str | None]:
+    """One transaction: the matched faces' last interaction, the review if one is due, and
+    the search's record (it names the review, or the faces returned)."""
+    principal = ctx.caller
+    matched = [m["Face"]["FaceId"] for m in body.get("FaceMatches", [])]
+    users = [m["User"]["UserId"] for m in body.get("UserMatches", [])]
+    review_id = None
+    with services.gallery.sessions.begin() as s:
+        touch(s, principal.organization_id, collection, matched, users, decision.at)
+        if decision.review_required:
+            review_id = services.reviews.open(
+                principal,
+                operation=decision.operation,
+                collection=collection,
+                case_reference=ctx.inputs.case,
+                requested_threshold=decision.requested_threshold or 0.0,
+                effective_threshold=decision.effective_threshold or 0.0,
+                result=body,
+                probe_crop=ctx.probe_crop,
+                session=s,
+            )
+            body = withheld(body)
+            ctx.record.entry.review_id = review_id  # type: ignore[union-attr]
+        assert ctx.record is not None
+        ctx.record(s, body)
+    return body, review_id

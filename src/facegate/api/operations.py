@@ -15,13 +15,14 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from facegate.api.inference import InferencePool
 from facegate.config import Settings
 from facegate.errors import InvalidParameterException
 from facegate.gallery.idempotency import Idempotency
-from facegate.gallery.store import Gallery
+from facegate.gallery.store import Gallery, Record
 from facegate.policy.point import Inputs
 from facegate.policy.registry import Principal
 from facegate.vision import workers
@@ -47,6 +48,10 @@ class Context:
     # HUMAN-REVIEW: keep face crops (the policy point decided that reviewers will need them).
     keep_crops: bool = False
     probe_crop: bytes | None = None
+    # Appends the request's audit record inside the transaction of the change it makes.
+    record: Record | None = None
+    # RETENTION: the deadline of faces enrolled by this request (None: no use case).
+    delete_by: datetime | None = None
 
 
 Handler = Callable[[dict[str, Any], Context], Awaitable[dict[str, Any]]]
@@ -97,6 +102,7 @@ async def create_collection(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
         p["CollectionId"],
         p.get("Tags") or {},
         keeps_review_crops=ctx.keep_crops,
+        record=ctx.record,
     )
 
 
@@ -117,7 +123,10 @@ async def list_collections(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
 
 async def delete_collection(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
     return await _gallery(
-        ctx.gallery.delete_collection, ctx.caller.organization_id, p["CollectionId"]
+        ctx.gallery.delete_collection,
+        ctx.caller.organization_id,
+        p["CollectionId"],
+        ctx.record,
     )
 
 
@@ -147,6 +156,9 @@ async def index_faces(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
         legal_basis=ctx.inputs.basis or None,
         provenance=ctx.inputs.provenance or None,
         keep_crops=ctx.keep_crops,
+        use_case_id=ctx.caller.use_case_id,
+        delete_by=ctx.delete_by,
+        record=ctx.record,
     )
 
 
@@ -164,7 +176,11 @@ async def list_faces(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
 
 async def delete_faces(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
     return await _gallery(
-        ctx.gallery.delete_faces, ctx.caller.organization_id, p["CollectionId"], p["FaceIds"]
+        ctx.gallery.delete_faces,
+        ctx.caller.organization_id,
+        p["CollectionId"],
+        p["FaceIds"],
+        ctx.record,
     )
 
 
@@ -228,13 +244,21 @@ def _idempotent(operation: str, change: Callable[[dict[str, Any], Context], Awai
 
 async def _create_user(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
     return await _gallery(
-        ctx.gallery.create_user, ctx.caller.organization_id, p["CollectionId"], p["UserId"]
+        ctx.gallery.create_user,
+        ctx.caller.organization_id,
+        p["CollectionId"],
+        p["UserId"],
+        ctx.record,
     )
 
 
 async def _delete_user(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
     return await _gallery(
-        ctx.gallery.delete_user, ctx.caller.organization_id, p["CollectionId"], p["UserId"]
+        ctx.gallery.delete_user,
+        ctx.caller.organization_id,
+        p["CollectionId"],
+        p["UserId"],
+        ctx.record,
     )
 
 
@@ -246,6 +270,7 @@ async def _associate_faces(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
         p["UserId"],
         p["FaceIds"],
         float(p.get("UserMatchThreshold", USER_MATCH_THRESHOLD_ASSOCIATE)),
+        ctx.record,
     )
 
 
@@ -256,6 +281,7 @@ async def _disassociate_faces(p: dict[str, Any], ctx: Context) -> dict[str, Any]
         p["CollectionId"],
         p["UserId"],
         p["FaceIds"],
+        ctx.record,
     )
 
 

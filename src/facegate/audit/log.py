@@ -1,22 +1,29 @@
-"""Writing decision records: one for every request, allowed, denied or failed.
+"""Writing the audit log: one record for every request, allowed, denied or failed.
 
-This version writes each record in its own transaction. (The accountability work makes the
-log hash-chained and signed, and writes a state change and its record together.)
+A record that describes a state change is appended inside the transaction that makes the
+change (``append(entry, session=s)``): both commit or neither does. Other records get a
+transaction of their own. Every ``checkpoint_every`` records, and on the server's timer, the
+head is signed (:mod:`facegate.audit.signing`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from facegate.audit.tables import AuditRecord
+from facegate.audit import chain
+from facegate.audit.signing import Signer
+from facegate.audit.tables import AuditCheckpoint, AuditRecord
+
+DEFAULT_CHECKPOINT_EVERY = 1000
 
 log = logging.getLogger("facegate.audit")
 
@@ -65,22 +72,69 @@ def entry_for(principal: Any, operation: str, **fields: Any) -> Entry:
     )
 
 
-class AuditLog:
-    def __init__(self, sessions: sessionmaker[Session]):
-        self.sessions = sessions
+def values_of(entry: Entry, at: datetime) -> dict[str, Any]:
+    """The hashed fields of a record for ``entry``, as stored."""
+    values = {**entry.__dict__}
+    values["roles"] = json.dumps(sorted(entry.roles))
+    values["policies"] = json.dumps(list(entry.policies))
+    values["face_ids"] = json.dumps(list(entry.face_ids))
+    values["detail"] = json.dumps(entry.detail, sort_keys=True, default=str)
+    values["reasons"] = entry.reasons[:4000]
+    values["at"] = at
+    return values
 
-    def append(self, entry: Entry, at: datetime | None = None) -> int:
-        values = {**entry.__dict__}
-        values["roles"] = json.dumps(sorted(entry.roles))
-        values["policies"] = json.dumps(list(entry.policies))
-        values["face_ids"] = json.dumps(list(entry.face_ids))
-        values["detail"] = json.dumps(entry.detail, sort_keys=True, default=str)
-        values["reasons"] = entry.reasons[:4000]
+
+class AuditLog:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        signer: Signer | None = None,
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    ):
+        self.sessions = sessions
+        self.signer = signer
+        self.checkpoint_every = checkpoint_every
+
+    def append(
+        self, entry: Entry, at: datetime | None = None, session: Session | None = None
+    ) -> int:
+        """Chain ``entry``; inside ``session``'s transaction when given. Returns its seq."""
+        values = values_of(entry, at or datetime.now(UTC))
+        if session is not None:
+            return self._append(session, values)
         with self.sessions.begin() as s:
-            record = AuditRecord(at=at or datetime.now(UTC), **values)
-            s.add(record)
-            s.flush()
-            return record.seq
+            return self._append(s, values)
+
+    def _append(self, s: Session, values: dict[str, Any]) -> int:
+        seq, digest = chain.append(s, values)
+        if self.signer is not None and seq % self.checkpoint_every == 0:
+            self._sign(s, seq, digest)
+        return seq
+
+    def _sign(self, s: Session, seq: int, digest: str) -> None:
+        assert self.signer is not None
+        at = datetime.now(UTC)
+        s.add(
+            AuditCheckpoint(
+                seq=seq,
+                hash=digest,
+                at=at,
+                key_id=self.signer.key_id,
+                signature=self.signer.sign(seq, digest, chain.timestamp(at)),
+            )
+        )
+
+    def checkpoint(self) -> dict[str, Any] | None:
+        """Sign the head now if records came after the last checkpoint (the server's timer)."""
+        if self.signer is None:
+            return None
+        with self.sessions.begin() as s:
+            seq, digest = chain.head(s, lock=True)
+            last = s.scalar(select(func.max(AuditCheckpoint.seq))) or 0
+            if seq == 0 or seq <= last:
+                return None
+            self._sign(s, seq, digest)
+        return {"seq": seq, "hash": digest}
 
     def records(self, limit: int = 100, **where: Any) -> list[dict[str, Any]]:
         """The newest records first, optionally filtered by column equality."""
@@ -100,3 +154,49 @@ class AuditLog:
                 }
                 for r in rows
             ]
+
+
+class Recorder:
+    """Appends one entry, inside the transaction of the change it describes.
+
+    A store method that changes state calls ``record(session, answer)`` as the last thing in
+    its transaction; ``fill`` copies what the answer says (results, face ids) into the entry.
+    :meth:`finish` writes the entry in a transaction of its own if nothing recorded it (reads,
+    denials, failures): every request leaves exactly one record, or two when a change
+    committed and something failed after it.
+    """
+
+    def __init__(
+        self,
+        audit: AuditLog,
+        entry: Entry,
+        fill: Callable[[Entry, dict[str, Any]], None] | None = None,
+    ):
+        self.audit = audit
+        self.entry = entry
+        self.fill = fill
+        self.started = time.perf_counter()
+        self.done = False
+
+    def _latency(self) -> None:
+        self.entry.latency_ms = round((time.perf_counter() - self.started) * 1000, 3)
+
+    def __call__(self, session: Session, answer: dict[str, Any] | None = None) -> None:
+        if self.fill is not None and answer is not None:
+            self.fill(self.entry, answer)
+        self._latency()
+        self.audit.append(self.entry, session=session)
+        self.done = True
+
+    def finish(self, failed: bool = False) -> None:
+        """Write the entry in its own transaction unless a change already recorded it.
+
+        ``failed``: something went wrong after the change was recorded (its commit, or
+        work after it): a second record says so.
+        """
+        if self.done and not failed:
+            return
+        if self.done:
+            self.entry.decision = "error"
+        self._latency()
+        self.audit.append(self.entry)

@@ -1,6 +1,9 @@
-"""The decision record: one row for every request and every administrative action.
+"""The audit log: one hash-chained record for every request and administrative action.
 
 No image bytes and no vectors are ever written here; face ids only of returned results.
+``audit_head`` holds the chain's last sequence number and hash (appends compare-and-set it, so
+two writers can never fork the chain); ``audit_checkpoints`` holds signed heads;
+``deletion_receipts`` the receipts of retention purges and erasures.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from facegate.gallery.schema import Base, RowId
 class AuditRecord(Base):
     __tablename__ = "audit_records"
 
-    seq: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     organization: Mapped[str] = mapped_column(String(128), default="")
     sector: Mapped[str] = mapped_column(String(32), default="")
@@ -42,5 +45,43 @@ class AuditRecord(Base):
     request_id: Mapped[str] = mapped_column(String(36), default="")
     latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="{}")  # administrative actions: what changed
+    # The chain: the previous record's hash and this one's (see facegate.audit.chain).
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    hash: Mapped[str] = mapped_column(String(64), default="")
 
-    __table_args__ = ({"sqlite_autoincrement": True},)
+
+class AuditHead(Base):
+    """The chain's head: one row (id 1)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(RowId)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """A signed head: Ed25519 over the canonical (seq, hash, at, key id)."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    key_id: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))  # base64
+
+
+class DeletionReceipt(Base):
+    """What a retention purge or an erasure deleted, when, by whom; its hash is in the log."""
+
+    __tablename__ = "deletion_receipts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # retention, erasure
+    organization: Mapped[str] = mapped_column(String(128), default="")
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    requested_by: Mapped[str] = mapped_column(String(160))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    body: Mapped[str] = mapped_column(Text)  # the receipt as canonical JSON
+    sha256: Mapped[str] = mapped_column(String(64))

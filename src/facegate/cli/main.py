@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     from facegate.cli.governance import add_parsers as add_governance_parsers
 
     add_governance_parsers(sub)
+    from facegate.cli.accountability import add_parsers as add_accountability_parsers
+
+    add_accountability_parsers(sub)
 
     p = sub.add_parser("serve", help="start the HTTP service")
     p.add_argument("--host", default=None, help="address (default FACEGATE_HOST or 127.0.0.1)")
@@ -140,8 +143,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from facegate.cli.calibrate import run_calibrate
 
         return run_calibrate(args)
+    from facegate.cli.accountability import COMMANDS as ACCOUNTABILITY_COMMANDS
     from facegate.cli.governance import COMMANDS as GOVERNANCE_COMMANDS
 
+    if args.command in ACCOUNTABILITY_COMMANDS:
+        from facegate.cli.accountability import run_accountability
+
+        return run_accountability(args)
     if args.command in GOVERNANCE_COMMANDS:
         from facegate.cli.governance import run_governance
 

@@ -23,6 +23,7 @@ from facegate.gallery.schema import SECTORS, AccessKey, Organization
 from facegate.policy.tables import Member
 
 if TYPE_CHECKING:
+    from facegate.gallery.store import Record
     from facegate.policy.registry import Registry
 
 
@@ -45,7 +46,12 @@ class Accounts:
         self.box = box
 
     def create_organization(
-        self, name: str, *, sector: str = "commercial", is_operator: bool = False
+        self,
+        name: str,
+        *,
+        sector: str = "commercial",
+        is_operator: bool = False,
+        record: Record | None = None,
     ) -> int:
         if not name or len(name) > 128:
             raise InvalidParameterException("An organization's name is 1 to 128 characters.")
@@ -59,6 +65,8 @@ class Accounts:
             org = Organization(name=name, is_operator=is_operator, sector=sector, created_at=now())
             s.add(org)
             s.flush()
+            if record:
+                record(s, {})
             return org.id
 
     def organizations(self) -> list[dict[str, object]]:
@@ -81,6 +89,7 @@ class Accounts:
         use_case_id: int | None = None,
         member: str | None = None,
         registry: Registry | None = None,
+        record: Record | None = None,
     ) -> IssuedKey:
         """A new key, for one approved use case (the operator's admin keys may have none)."""
         secret = new_secret_access_key()
@@ -108,15 +117,21 @@ class Accounts:
                 created_at=now(),
             )
             s.add(key)
+            s.flush()
+            if record:
+                record(s, {"access_key_id": key.access_key_id})
         return IssuedKey(organization, key.access_key_id, secret, use_case, member)
 
-    def revoke_key(self, access_key_id: str) -> None:
+    def revoke_key(self, access_key_id: str, record: Record | None = None) -> None:
         with self.sessions.begin() as s:
             key = s.get(AccessKey, access_key_id)
             if key is None:
                 raise ResourceNotFoundException(f"No access key {access_key_id}.")
             if key.revoked_at is None:
                 key.revoked_at = now()
+            s.flush()
+            if record:
+                record(s, {})
 
     def keys(self, organization: str | None = None) -> list[dict[str, object]]:
         with self.sessions() as s:

@@ -127,6 +127,16 @@ class IndexRegistry:
             index.remove(ids)
             self._changed(collection_id, len(ids))
 
+    def purged(self, collection_id: int, ids: list[int]) -> None:
+        """Apply committed deletions that must leave no trace (retention, erasure): the ids
+        are removed, an HNSW graph is rebuilt without them, and the file is saved now."""
+        index = self._loaded(collection_id)
+        if index is not None and ids:
+            index.remove(ids)
+            index.compact()
+        self._indexes[collection_id].save(self._path(collection_id))
+        self._dirty.pop(collection_id, None)
+
     def _changed(self, collection_id: int, n: int) -> None:
         changes, since = self._dirty.get(collection_id, (0, time.monotonic()))
         changes += n

@@ -144,6 +144,16 @@ class Face(Base):
     legal_basis: Mapped[str | None] = mapped_column(Text, nullable=True)
     provenance: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # RETENTION: the last time the face matched a search or was updated, and the deadline by
+    # which it is deleted (the earlier of its use case's end and last interaction + N years).
+    last_interaction: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    delete_by: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
+    # The use case the face was enrolled under (its end bounds the deadline).
+    use_case_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     __table_args__ = (
         Index("faces_by_image", "collection_id", "image_sha256", "external_image_id"),

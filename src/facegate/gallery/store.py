@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +30,10 @@ from facegate.gallery.indexes import IndexRegistry, vector_bytes, vector_from
 from facegate.gallery.schema import Collection, Face, FaceCrop, User
 from facegate.gallery.tokens import TokenSigner
 from facegate.vision.calibration import Calibration
+
+# Called as the last step of a change's transaction with (session, answer): the audit record
+# of the change commits with it (facegate.audit.log.Recorder).
+Record = Callable[[Session, dict[str, Any]], None]
 
 MAX_FACES_PER_USER = 100
 # Collection tags that set the ENROLLMENT-BASIS defaults of the collection's faces.
@@ -73,10 +77,21 @@ class Gallery:
         return found
 
     def create_collection(
-        self, org: int, name: str, tags: dict[str, str], *, keeps_review_crops: bool = False
+        self,
+        org: int,
+        name: str,
+        tags: dict[str, str],
+        *,
+        keeps_review_crops: bool = False,
+        record: Record | None = None,
     ) -> dict[str, Any]:
         """A new collection. The tags ``facegate:legal-basis`` and ``facegate:provenance`` set
         the ENROLLMENT-BASIS defaults of its faces."""
+        out = {
+            "StatusCode": 200,
+            "CollectionArn": collection_arn(org, name),
+            "FaceModelVersion": self.model_version,
+        }
         try:
             with self.sessions.begin() as s:
                 s.add(
@@ -91,15 +106,14 @@ class Gallery:
                         created_at=_now(),
                     )
                 )
+                s.flush()  # a duplicate name fails here, before anything is recorded
+                if record:
+                    record(s, out)
         except IntegrityError:
             raise ResourceAlreadyExistsException(
                 f"The collection id: {name} already exists"
             ) from None
-        return {
-            "StatusCode": 200,
-            "CollectionArn": collection_arn(org, name),
-            "FaceModelVersion": self.model_version,
-        }
+        return out
 
     def describe_collection(self, org: int, name: str) -> dict[str, Any]:
         with self.sessions() as s:
@@ -133,15 +147,20 @@ class Gallery:
             out["NextToken"] = self.tokens.issue(scope, page[-1].name)
         return out
 
-    def delete_collection(self, org: int, name: str) -> dict[str, Any]:
-        with self.sessions.begin() as s:
+    def delete_collection(self, org: int, name: str, record: Record | None = None) -> dict:
+        with self.sessions() as s:
+            collection_id = self._collection(s, org, name).id
+        # The collection's lock, then the transaction: the order every writer uses.
+        with self.indexes.locked(collection_id), self.sessions.begin() as s:
             c = self._collection(s, org, name)
-            collection_id = c.id
-            with self.indexes.locked(collection_id):
-                s.execute(delete(Face).where(Face.collection_id == collection_id))
-                s.execute(delete(User).where(User.collection_id == collection_id))
-                s.delete(c)
-                s.flush()
+            if c.id != collection_id:  # deleted and made anew meanwhile: not ours to drop
+                raise ResourceNotFoundException(f"The collection id: {name} does not exist")
+            s.execute(delete(Face).where(Face.collection_id == collection_id))
+            s.execute(delete(User).where(User.collection_id == collection_id))
+            s.delete(c)
+            s.flush()
+            if record:
+                record(s, {"StatusCode": 200})
         self.indexes.drop(collection_id)
         return {"StatusCode": 200}
 
@@ -184,6 +203,9 @@ class Gallery:
         legal_basis: str | None = None,
         provenance: str | None = None,
         keep_crops: bool = False,
+        use_case_id: int | None = None,
+        delete_by: datetime | None = None,
+        record: Record | None = None,
     ) -> dict[str, Any]:
         """Store the selected faces, unless this image was indexed with this ExternalImageId.
 
@@ -216,6 +238,7 @@ class Gallery:
                         "FaceModelVersion": self.model_version,
                     }
                 image_id = str(uuid.uuid4())
+                now = _now()
                 rows = []
                 for face in indexed:
                     box = face["detail"]["BoundingBox"]
@@ -236,7 +259,10 @@ class Gallery:
                             detail=json.dumps(face["detail"]),
                             legal_basis=legal_basis,
                             provenance=provenance,
-                            created_at=_now(),
+                            created_at=now,
+                            last_interaction=now,
+                            delete_by=delete_by,
+                            use_case_id=use_case_id,
                         )
                     )
                 s.add_all(rows)
@@ -255,16 +281,19 @@ class Gallery:
                     {"Face": self._face_record(r, None), "FaceDetail": f["detail"]}
                     for r, f in zip(rows, indexed, strict=True)
                 ]
+                out = {
+                    "FaceRecords": records,
+                    "UnindexedFaces": unindexed,
+                    "FaceModelVersion": self.model_version,
+                }
+                if record:
+                    record(s, out)
             # Committed (acknowledged) here; the index follows under the same lock.
             if rows:
                 self.indexes.added(
                     collection_id, ids, np.stack([np.asarray(f["vector"]) for f in indexed])
                 )
-        return {
-            "FaceRecords": records,
-            "UnindexedFaces": unindexed,
-            "FaceModelVersion": self.model_version,
-        }
+        return out
 
     def list_faces(
         self,
@@ -298,7 +327,9 @@ class Gallery:
             out["NextToken"] = self.tokens.issue(scope, page[-1][0].row_id)
         return out
 
-    def delete_faces(self, org: int, name: str, face_ids: list[str]) -> dict[str, Any]:
+    def delete_faces(
+        self, org: int, name: str, face_ids: list[str], record: Record | None = None
+    ) -> dict[str, Any]:
         with self.sessions() as s:
             collection_id = self._collection(s, org, name).id
         deleted, failed, row_ids = [], [], []
@@ -329,8 +360,11 @@ class Gallery:
                         row_ids.append(face.row_id)
                 if row_ids:
                     s.execute(delete(Face).where(Face.row_id.in_(row_ids)))
+                out = {"DeletedFaces": deleted, "UnsuccessfulFaceDeletions": failed}
+                if record and row_ids:
+                    record(s, out)
             self.indexes.removed(collection_id, row_ids)
-        return {"DeletedFaces": deleted, "UnsuccessfulFaceDeletions": failed}
+        return out
 
     # --- search ------------------------------------------------------------------------------
 
@@ -426,24 +460,34 @@ class Gallery:
         has_faces = s.scalar(select(Face.row_id).where(Face.user_id == user.id).limit(1))
         return "ACTIVE" if has_faces is not None else "CREATED"
 
-    def create_user(self, org: int, name: str, user_id: str) -> dict[str, Any]:
+    def create_user(
+        self, org: int, name: str, user_id: str, record: Record | None = None
+    ) -> dict[str, Any]:
         try:
             with self.sessions.begin() as s:
                 c = self._collection(s, org, name)
                 s.add(User(collection_id=c.id, name=user_id, created_at=_now()))
+                s.flush()
+                if record:
+                    record(s, {})
         except IntegrityError:
             raise ConflictException(
                 f"A user with the id {user_id} already exists in collection {name}."
             ) from None
         return {}
 
-    def delete_user(self, org: int, name: str, user_id: str) -> dict[str, Any]:
+    def delete_user(
+        self, org: int, name: str, user_id: str, record: Record | None = None
+    ) -> dict[str, Any]:
         with self.sessions.begin() as s:
             c = self._collection(s, org, name)
             user = self._user(s, c, user_id)
             for face in s.scalars(select(Face).where(Face.user_id == user.id)):
                 face.user_id = None  # DeleteUser first disassociates the user's faces
             s.delete(user)
+            s.flush()
+            if record:
+                record(s, {})
         return {}
 
     def list_users(self, org: int, name: str, max_results: int, token: str | None) -> dict:
@@ -466,7 +510,13 @@ class Gallery:
         return out
 
     def associate_faces(
-        self, org: int, name: str, user_id: str, face_ids: list[str], threshold: float
+        self,
+        org: int,
+        name: str,
+        user_id: str,
+        face_ids: list[str],
+        threshold: float,
+        record: Record | None = None,
     ) -> dict[str, Any]:
         with self.sessions.begin() as s:
             c = self._collection(s, org, name)
@@ -521,14 +571,17 @@ class Gallery:
                 count += 1
                 associated.append({"FaceId": face_id})
             s.flush()
-            return {
+            out = {
                 "AssociatedFaces": associated,
                 "UnsuccessfulFaceAssociations": failed,
                 "UserStatus": self._status(s, user),
             }
+            if record:
+                record(s, out)
+            return out
 
     def disassociate_faces(
-        self, org: int, name: str, user_id: str, face_ids: list[str]
+        self, org: int, name: str, user_id: str, face_ids: list[str], record: Record | None = None
     ) -> dict[str, Any]:
         with self.sessions.begin() as s:
             c = self._collection(s, org, name)
@@ -547,11 +600,14 @@ class Gallery:
                     face.user_id = None
                     done.append({"FaceId": face_id})
             s.flush()
-            return {
+            out = {
                 "DisassociatedFaces": done,
                 "UnsuccessfulFaceDisassociations": failed,
                 "UserStatus": self._status(s, user),
             }
+            if record:
+                record(s, out)
+            return out
 
     def _user_matches(
         self,

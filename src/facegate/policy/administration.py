@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from facegate.audit.log import Entry
+from facegate.audit.log import Entry, Recorder
 from facegate.errors import FacegateError, InvalidParameterException
 from facegate.policy.point import ACCOUNT_OPERATIONS, Inputs, Question, Resource
 from facegate.policy.registry import Principal, check_sector
@@ -39,7 +39,8 @@ class Administration:
         self.actor = actor
         self.principal = principal
 
-    def _do(self, action: str, detail: dict[str, Any], fn: Callable[[], Any]) -> Any:
+    def _do(self, action: str, detail: dict[str, Any], fn: Callable[[Recorder], Any]) -> Any:
+        """Run ``fn(record)``; the change and its record commit together."""
         entry = Entry(operation=f"Admin.{action}", decision="allow", member=self.actor)
         if self.principal is not None:
             p = self.principal
@@ -47,18 +48,17 @@ class Administration:
             entry.access_key_id, entry.roles = p.access_key_id, p.roles
         entry.policy_version = self.services.point.version
         entry.detail = detail
+        recorder = Recorder(self.services.audit, entry)
+        failed = False
         try:
-            result = fn()
-            return result
+            return fn(recorder)
         except FacegateError as error:
-            entry.decision, entry.error_type, entry.reasons = (
-                "error",
-                error.type_name,
-                error.message,
-            )
+            failed = True
+            entry.decision, entry.error_type = "error", error.type_name
+            entry.reasons = error.message
             raise
         finally:
-            self.services.audit.append(entry)
+            recorder.finish(failed and recorder.done)
 
     # --- organizations and members ---------------------------------------------------------
 
@@ -67,7 +67,7 @@ class Administration:
         self._do(
             "CreateOrganization",
             {"organization": name, "sector": sector},
-            lambda: self.services.accounts.create_organization(name, sector=sector),
+            lambda r: self.services.accounts.create_organization(name, sector=sector, record=r),
         )
         return {"organization": name, "sector": sector}
 
@@ -75,7 +75,7 @@ class Administration:
         return self._do(
             "SetSector",
             {"organization": name, "sector": sector},
-            lambda: self.services.registry.set_sector(name, sector),
+            lambda r: self.services.registry.set_sector(name, sector, record=r),
         )
 
     def organizations(self) -> list[dict[str, Any]]:
@@ -85,7 +85,7 @@ class Administration:
         return self._do(
             "AddMember",
             {"organization": organization, "member": name, "roles": roles},
-            lambda: self.services.registry.add_member(organization, name, roles),
+            lambda r: self.services.registry.add_member(organization, name, roles, record=r),
         )
 
     def members(self, organization: str) -> list[dict[str, Any]]:
@@ -99,15 +99,15 @@ class Administration:
         return self._do(
             "RegisterUseCase",
             detail,
-            lambda: self.services.registry.register_use_case(organization, **fields),
+            lambda r: self.services.registry.register_use_case(organization, **fields, record=r),
         )
 
     def decide_use_case(self, use_case_id: int, decision: str, reason: str) -> dict[str, Any]:
         return self._do(
             f"{decision.capitalize()}UseCase",
             {"use_case": use_case_id, "decision": decision, "reason": reason},
-            lambda: self.services.registry.decide_use_case(
-                use_case_id, decision, self.actor, reason
+            lambda r: self.services.registry.decide_use_case(
+                use_case_id, decision, self.actor, reason, record=r
             ),
         )
 
@@ -127,8 +127,8 @@ class Administration:
                 "reason": reason,
                 "expires": expires.isoformat(),
             },
-            lambda: self.services.registry.grant_exemption(
-                organization, purpose, reason, expires, self.actor
+            lambda r: self.services.registry.grant_exemption(
+                organization, purpose, reason, expires, self.actor, record=r
             ),
         )
 
@@ -136,7 +136,9 @@ class Administration:
         return self._do(
             "RevokeExemption",
             {"exemption": exemption_id, "reason": reason},
-            lambda: self.services.registry.revoke_exemption(exemption_id, self.actor, reason),
+            lambda r: self.services.registry.revoke_exemption(
+                exemption_id, self.actor, reason, record=r
+            ),
         )
 
     def exemptions(self, organization: str | None = None) -> list[dict[str, Any]]:
@@ -155,12 +157,13 @@ class Administration:
         key = self._do(
             "IssueKey",
             {"organization": organization, "use_case": use_case_id, "member": member},
-            lambda: self.services.accounts.issue_key(
+            lambda r: self.services.accounts.issue_key(
                 organization,
                 description,
                 use_case_id=use_case_id,
                 member=member,
                 registry=self.services.registry,
+                record=r,
             ),
         )
         return {
@@ -175,7 +178,7 @@ class Administration:
         self._do(
             "RevokeKey",
             {"access_key_id": access_key_id},
-            lambda: self.services.accounts.revoke_key(access_key_id),
+            lambda r: self.services.accounts.revoke_key(access_key_id, record=r),
         )
         return {"revoked": access_key_id}
 

@@ -25,6 +25,7 @@ from facegate.errors import (
     ResourceNotFoundException,
 )
 from facegate.gallery.schema import SECTORS, AccessKey, Organization
+from facegate.gallery.store import Record
 from facegate.policy.tables import EXEMPT_PURPOSES, ROLES, Exemption, Member, UseCase
 
 # Operation classes (policy-rules.md). detect and manage need no registration.
@@ -78,6 +79,10 @@ class Principal:
     realtime: bool = False
     exemptions: tuple[str, ...] = ()
     caps: dict[str, int] = field(default_factory=dict)
+    # RETENTION: faces enrolled under the use case are deleted by its end, or this many years
+    # after their last interaction, whichever comes first.
+    use_case_expires: datetime | None = None
+    retention_years: float = 3.0
 
     @classmethod
     def described(
@@ -138,6 +143,7 @@ def use_case_view(u: UseCase, organization: str, now: datetime) -> dict[str, Any
         "max_faces": u.max_faces,
         "video_hours_per_day": u.video_hours_per_day,
         "realtime": u.realtime,
+        "retention_years": u.retention_years,
     }
 
 
@@ -186,14 +192,19 @@ class Registry:
             raise ResourceNotFoundException(f"No organization {name!r}.")
         return org
 
-    def set_sector(self, organization: str, sector: str) -> dict[str, Any]:
+    def set_sector(
+        self, organization: str, sector: str, record: Record | None = None
+    ) -> dict[str, Any]:
         check_sector(sector)
         with self.sessions.begin() as s:
             org = self.organization(s, organization)
             org.sector = sector
+            _recorded(s, record)
         return {"organization": organization, "sector": sector}
 
-    def add_member(self, organization: str, name: str, roles: list[str]) -> dict[str, Any]:
+    def add_member(
+        self, organization: str, name: str, roles: list[str], record: Record | None = None
+    ) -> dict[str, Any]:
         name = _required(name, "The member's name")
         unknown = sorted(set(roles) - set(ROLES))
         if not roles or unknown:
@@ -218,6 +229,7 @@ class Registry:
                     created_at=self.clock(),
                 )
             )
+            _recorded(s, record)
         return {"organization": organization, "member": name, "roles": sorted(set(roles))}
 
     def members(self, organization: str) -> list[dict[str, Any]]:
@@ -257,6 +269,8 @@ class Registry:
         max_faces: int | None = None,
         video_hours_per_day: float | None = None,
         realtime: bool = False,
+        retention_years: float = 3.0,
+        record: Record | None = None,
     ) -> dict[str, Any]:
         now = self.clock()
         if purpose not in self.purposes:
@@ -274,6 +288,10 @@ class Registry:
             )
         if aware(expires) <= now:
             raise InvalidParameterException("The expiry of a use case must be in the future.")
+        if not 0 < retention_years <= 100:
+            raise InvalidParameterException(
+                "The retention period is more than 0 and at most 100 years."
+            )
         if review_quorum not in (1, 2):
             raise InvalidParameterException("The review quorum is 1 or 2 reviewers.")
         for label, cap in (
@@ -305,12 +323,15 @@ class Registry:
                 max_faces=max_faces,
                 video_hours_per_day=video_hours_per_day,
                 realtime=realtime,
+                retention_years=retention_years,
             )
             s.add(u)
-            s.flush()
+            _recorded(s, record)
             return use_case_view(u, org.name, now)
 
-    def decide_use_case(self, use_case_id: int, decision: str, by: str, reason: str) -> dict:
+    def decide_use_case(
+        self, use_case_id: int, decision: str, by: str, reason: str, record: Record | None = None
+    ) -> dict:
         """approve, reject or revoke a registration; who, when and why are kept."""
         now = self.clock()
         transitions = {
@@ -338,6 +359,7 @@ class Registry:
             u.decision_reason = _required(reason, "The reason")
             org = s.get(Organization, u.organization_id)
             assert org is not None
+            _recorded(s, record)
             return use_case_view(u, org.name, now)
 
     def use_cases(self, organization: str | None = None) -> list[dict[str, Any]]:
@@ -374,7 +396,13 @@ class Registry:
     # --- exemptions ------------------------------------------------------------------------
 
     def grant_exemption(
-        self, organization: str, purpose: str, reason: str, expires: datetime, by: str
+        self,
+        organization: str,
+        purpose: str,
+        reason: str,
+        expires: datetime,
+        by: str,
+        record: Record | None = None,
     ) -> dict[str, Any]:
         now = self.clock()
         if purpose not in EXEMPT_PURPOSES:
@@ -394,10 +422,12 @@ class Registry:
                 expires_at=aware(expires),
             )
             s.add(e)
-            s.flush()
+            _recorded(s, record)
             return _exemption_view(e, org.name, now)
 
-    def revoke_exemption(self, exemption_id: int, by: str, reason: str) -> dict[str, Any]:
+    def revoke_exemption(
+        self, exemption_id: int, by: str, reason: str, record: Record | None = None
+    ) -> dict[str, Any]:
         now = self.clock()
         with self.sessions.begin() as s:
             e = s.get(Exemption, exemption_id)
@@ -410,6 +440,7 @@ class Registry:
             e.revoke_reason = _required(reason, "The reason")
             org = s.get(Organization, e.organization_id)
             assert org is not None
+            _recorded(s, record)
             return _exemption_view(e, org.name, now)
 
     def exemptions(self, organization: str | None = None) -> list[dict[str, Any]]:
@@ -490,7 +521,16 @@ class Registry:
                 review_quorum=u.review_quorum,
                 realtime=u.realtime,
                 caps=caps,
+                use_case_expires=aware(u.expires_at),
+                retention_years=u.retention_years,
             )
+
+
+def _recorded(s: Session, record: Record | None) -> None:
+    """Flush the change, then append its audit record in the same transaction."""
+    s.flush()
+    if record is not None:
+        record(s, {})
 
 
 def check_sector(sector: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from facegate.audit.log import entry_for
+from facegate.audit.log import Recorder, entry_for
 from facegate.errors import FacegateError, InvalidParameterException, ResourceNotFoundException
 from facegate.policy.point import Question, Resource
 from facegate.policy.registry import Principal
@@ -53,6 +53,8 @@ def review_action(
         review_id=review_id or "",
         request_id=request_id,
     )
+    recorder = Recorder(services.audit, entry)
+    failed = False
     try:
         decision = services.point.decide(principal, Question(operation, resource))
         entry.policy_version, entry.policies = decision.version, decision.policies
@@ -76,13 +78,16 @@ def review_action(
             entry.result_count = len(matches) + len(released.get("UserMatches", []))
             entry.face_ids = [m["Face"]["FaceId"] for m in matches]
         else:
-            result = reviews.decide(principal, review_id or "", action, candidates or [], note)
             entry.detail = {"decision": action, "candidates": sorted(candidates or [])}
+            result = reviews.decide(
+                principal, review_id or "", action, candidates or [], note, record=recorder
+            )
         return result
     except FacegateError as error:
+        failed = True
         if entry.decision == "allow":
             entry.decision = "error"
         entry.error_type, entry.reasons = error.type_name, error.message
         raise
     finally:
-        services.audit.append(entry)
+        recorder.finish(failed and recorder.done)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from facegate.auth.secrets import SecretBox
 from facegate.errors import ConflictException, InvalidParameterException, ResourceNotFoundException
 from facegate.gallery.schema import Collection, Face, FaceCrop, User
+from facegate.gallery.store import Record
 from facegate.policy.registry import Principal, aware, utcnow
 from facegate.policy.tables import Review, ReviewDecision
 
@@ -91,6 +92,7 @@ class Reviews:
         effective_threshold: float,
         result: dict[str, Any],
         probe_crop: bytes | None,
+        session: Session | None = None,
     ) -> str:
         now = self.clock()
         review = Review(
@@ -112,6 +114,9 @@ class Reviews:
             sealed_result=self.box.seal_bytes(json.dumps(result).encode()),
             sealed_probe=self.box.seal_bytes(probe_crop) if probe_crop else None,
         )
+        if session is not None:  # in the search's transaction, with its record
+            session.add(review)
+            return review.id
         with self.sessions.begin() as s:
             s.add(review)
         return review.id
@@ -164,12 +169,13 @@ class Reviews:
     def listing(self, principal: Principal) -> list[dict[str, Any]]:
         """Reviewers: the open reviews of their organization that are not their own, oldest
         first. Everyone else: the reviews of their own searches, newest first."""
-        self.expire()
         with self.sessions() as s:
             query = select(Review).where(Review.organization_id == principal.organization_id)
-            if "reviewer" in principal.roles:
+            if "reviewer" in principal.roles:  # past the deadline: expired, even before a sweep
                 query = query.where(
-                    Review.status == "open", Review.requester != principal.holder
+                    Review.status == "open",
+                    Review.expires_at > self.clock(),
+                    Review.requester != principal.holder,
                 ).order_by(Review.created_at, Review.id)
                 reviews = list(s.scalars(query))
                 done = {
@@ -279,6 +285,7 @@ class Reviews:
         decision: str,
         candidates: list[str],
         note: str,
+        record: Record | None = None,
     ) -> dict[str, Any]:
         """Record a reviewer's decision (the policy point has checked who may decide)."""
         decision = decision.lower()
@@ -339,6 +346,9 @@ class Reviews:
                     f"{review.quorum} reviewers must agree; {agreeing} "
                     f"{'has' if agreeing == 1 else 'have'} given this decision."
                 )
+            s.flush()
+            if record is not None:
+                record(s, out)
             return out
 
     def result(self, principal: Principal, review_id: str) -> dict[str, Any]:
@@ -365,8 +375,11 @@ class Reviews:
 
     # --- expiry and retention --------------------------------------------------------------
 
-    def expire(self) -> dict[str, int]:
-        """Close reviews past their deadline; delete material past its retention."""
+    def expire(self, record: Record | None = None) -> dict[str, int]:
+        """Close reviews past their deadline; delete material past its retention.
+
+        ``record(session, counts)`` is called in the same transaction when anything changed.
+        """
         now = self.clock()
         with self.sessions.begin() as s:
             expired = s.execute(
@@ -379,4 +392,7 @@ class Reviews:
                 .where(Review.purge_at <= now, Review.sealed_result.is_not(None))
                 .values(sealed_result=None, sealed_probe=None, sealed_release=None)
             ).rowcount
-        return {"expired": expired or 0, "purged": purged or 0}
+            counts = {"expired": expired or 0, "purged": purged or 0}
+            if record is not None and (expired or purged):
+                record(s, counts)
+        return counts

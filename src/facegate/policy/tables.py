@@ -84,6 +84,8 @@ class UseCase(Base):
     video_hours_per_day: Mapped[float | None] = mapped_column(Float, nullable=True)
     # NO-REALTIME: live-stream identification only where an operator enabled it.
     realtime: Mapped[bool] = mapped_column(Boolean, default=False)
+    # RETENTION: faces are deleted this long after their last interaction (BIPA: 3 years).
+    retention_years: Mapped[float] = mapped_column(Float, default=3.0)
 
     __table_args__ = (
         _one_of("status", USE_CASE_STATUSES, "use_case_status_known"),
