@@ -221,6 +221,8 @@ async def execute(
         entry.policies = decision.policies
         entry.requested_threshold = decision.requested_threshold
         entry.effective_threshold = decision.effective_threshold
+        if decision.counted:
+            recorder.also.append(lambda s, d=decision: services.point.persist(s, d))
         if not decision.allowed:
             assert decision.error is not None
             raise decision.error

@@ -177,6 +177,8 @@ class Recorder:
         self.fill = fill
         self.started = time.perf_counter()
         self.done = False
+        # Other writes that belong with the record (a search's usage counts).
+        self.also: list[Callable[[Session], None]] = []
 
     def _latency(self) -> None:
         self.entry.latency_ms = round((time.perf_counter() - self.started) * 1000, 3)
@@ -185,6 +187,8 @@ class Recorder:
         if self.fill is not None and answer is not None:
             self.fill(self.entry, answer)
         self._latency()
+        for write in self.also:
+            write(session)
         self.audit.append(self.entry, session=session)
         self.done = True
 
@@ -196,7 +200,12 @@ class Recorder:
         """
         if self.done and not failed:
             return
+        first = not self.done
         if self.done:
             self.entry.decision = "error"
         self._latency()
-        self.audit.append(self.entry)
+        with self.audit.sessions.begin() as s:
+            if first:
+                for write in self.also:
+                    write(s)
+            self.audit.append(self.entry, session=s)

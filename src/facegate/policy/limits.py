@@ -3,14 +3,17 @@
 Counted in SQL, so they survive restarts, in fixed UTC windows: the current hour and the
 current day. Only allowed requests count. The decision point reads and bumps a use case's
 counters under one lock, so concurrent requests of one server process cannot overshoot a cap.
-Reads come from memory: a use case's windows are loaded from SQL once per day, and every
-count is written to SQL and to memory together. (Several server processes sharing one
-database would each see only their own counts since loading; run one per database.)
+Reads come from memory: a use case's windows are loaded from SQL once per day. A count is
+made in memory at the decision (so the next decision sees it) and written to SQL in the
+transaction that records the request: a counted search and its record commit together.
+(Several server processes sharing one database would each see only their own counts since
+loading; run one per database.)
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -22,6 +25,16 @@ from facegate.policy.tables import UsageCounter
 SEARCHES = "searches"
 VIDEO_SECONDS = "video_seconds"
 KEEP_WINDOWS_FOR = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A count reserved in memory, to be written with the request's record."""
+
+    use_case_id: int
+    metric: str
+    amount: float
+    at: datetime
 
 
 def windows(now: datetime) -> dict[str, datetime]:
@@ -64,32 +77,44 @@ class Counters:
             "video_seconds_today": int(get((use_case_id, VIDEO_SECONDS, "day", current["day"]), 0)),
         }
 
-    def add(self, use_case_id: int, metric: str, amount: float, now: datetime) -> None:
-        """Count ``amount`` of ``metric`` in the current hour and day (SQL, then memory)."""
+    def reserve(self, use_case_id: int, metric: str, amount: float, now: datetime) -> Usage:
+        """Count ``amount`` now, in memory (call under :attr:`lock`); persist it with
+        :meth:`persist` in the transaction that records the request."""
         current = windows(now)
         self._load(use_case_id, current["day"])
-        totals = {}
-        with self.sessions.begin() as s:
-            for window, start in current.items():
-                row = s.get(UsageCounter, (use_case_id, metric, window, start))
-                if row is None:
-                    row = UsageCounter(
-                        use_case_id=use_case_id,
-                        metric=metric,
+        for window, start in current.items():
+            key = (use_case_id, metric, window, start)
+            self._amounts[key] = self._amounts.get(key, 0.0) + amount
+        return Usage(use_case_id, metric, amount, now)
+
+    def persist(self, s: Session, usage: Usage) -> None:
+        """Write a reserved count to SQL inside ``s``'s transaction."""
+        for window, start in windows(usage.at).items():
+            key = (usage.use_case_id, usage.metric, window, start)
+            row = s.get(UsageCounter, key)
+            if row is None:
+                s.add(
+                    UsageCounter(
+                        use_case_id=usage.use_case_id,
+                        metric=usage.metric,
                         window=window,
                         window_start=start,
-                        amount=amount,
+                        amount=usage.amount,
                     )
-                    s.add(row)
-                else:
-                    row.amount += amount
-                totals[(use_case_id, metric, window, start)] = row.amount
-            s.execute(
-                delete(UsageCounter)
-                .where(
-                    UsageCounter.use_case_id == use_case_id,
-                    UsageCounter.window_start < now - KEEP_WINDOWS_FOR,
                 )
-                .execution_options(synchronize_session=False)
+            else:
+                row.amount += usage.amount
+        s.execute(
+            delete(UsageCounter)
+            .where(
+                UsageCounter.use_case_id == usage.use_case_id,
+                UsageCounter.window_start < usage.at - KEEP_WINDOWS_FOR,
             )
-        self._amounts.update(totals)  # committed: memory follows SQL
+            .execution_options(synchronize_session=False)
+        )
+
+    def add(self, use_case_id: int, metric: str, amount: float, now: datetime) -> None:
+        """Count and persist at once (its own transaction)."""
+        usage = self.reserve(use_case_id, metric, amount, now)
+        with self.sessions.begin() as s:
+            self.persist(s, usage)

@@ -14,7 +14,7 @@ is denied and the error named, so a broken operator policy can never open a door
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +28,7 @@ from facegate.policy.engine import (
     entity_ref,
     ref,
 )
-from facegate.policy.limits import SEARCHES, VIDEO_SECONDS, Counters
+from facegate.policy.limits import SEARCHES, VIDEO_SECONDS, Counters, Usage
 from facegate.policy.registry import Principal
 
 # Operation classes of the operations facegate serves (policy-rules.md), for counting and
@@ -123,6 +123,8 @@ class Decision:
     review_required: bool = False
     notes: tuple[str, ...] = ()
     matched: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    # SURVEILLANCE-LIMITS counts made for this decision, written with the request's record.
+    counted: tuple[Usage, ...] = ()
 
     @property
     def reasons(self) -> str:
@@ -280,7 +282,11 @@ class DecisionPoint:
     # --- deciding --------------------------------------------------------------------------
 
     def decide(self, p: Principal, q: Question, *, count: bool = True) -> Decision:
-        """The decision for ``q`` by ``p``; allowed identifications are counted (caps)."""
+        """The decision for ``q`` by ``p``; allowed identifications are counted (caps).
+
+        The counts are made in memory (the next decision sees them); the caller writes
+        ``decision.counted`` to SQL with the request's record (:meth:`persist`).
+        """
         counted = count and p.use_case_id is not None and q.operation in IDENTIFY | VIDEO_IDENTIFY
         if not counted:
             return self._decide(p, q, self.clock())
@@ -289,10 +295,18 @@ class DecisionPoint:
             decision = self._decide(p, q, now)
             if decision.allowed:
                 assert p.use_case_id is not None
-                self.counters.add(p.use_case_id, SEARCHES, 1, now)
+                counts = [self.counters.reserve(p.use_case_id, SEARCHES, 1, now)]
                 if q.video_seconds:
-                    self.counters.add(p.use_case_id, VIDEO_SECONDS, q.video_seconds, now)
+                    counts.append(
+                        self.counters.reserve(p.use_case_id, VIDEO_SECONDS, q.video_seconds, now)
+                    )
+                decision = replace(decision, counted=tuple(counts))
             return decision
+
+    def persist(self, s: Any, decision: Decision) -> None:
+        """Write the decision's counts in ``s``'s transaction (the request's record's)."""
+        for usage in decision.counted:
+            self.counters.persist(s, usage)
 
     def _decide(self, p: Principal, q: Question, now: datetime) -> Decision:
         usage = self.counters.usage(p.use_case_id, now)
