@@ -16,6 +16,7 @@ from facegate import __version__
 from facegate.api import awsjson, rest
 from facegate.api.inference import InferencePool
 from facegate.api.rest import admin as rest_admin
+from facegate.api.rest import audit as rest_audit
 from facegate.api.rest import reviews as rest_reviews
 from facegate.config import Settings, load_settings
 from facegate.errors import InvalidParameterException, ResourceNotFoundException
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rest.router)
     app.include_router(rest_reviews.router)
     app.include_router(rest_admin.router)
+    app.include_router(rest_audit.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def unknown_route(request: Request, exc: StarletteHTTPException) -> Response:

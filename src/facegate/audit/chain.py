@@ -75,6 +75,8 @@ def canonical(fields: dict[str, Any]) -> bytes:
             pass
         elif isinstance(value, datetime):
             value = timestamp(value)
+        elif name == "at":  # text from an export or a raw query: the same instant, one form
+            value = timestamp(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
         elif name in FLOAT_FIELDS:  # 80 and 80.0 are one value, whatever the database returns
             value = float(value)
         elif name in INT_FIELDS:

@@ -51,6 +51,9 @@ ACCOUNT_OPERATIONS = frozenset(
         "StartStreamProcessor",
         "ListReviews",
         "Administer",
+        "ReadAudit",
+        "ExportAudit",
+        "VerifyAudit",
     }
 )
 # Evaluation order of policy-rules.md: the first deciding rule in this order picks the error.
@@ -60,6 +63,7 @@ RULE_ORDER = (
     "NO-ATTRIBUTES",
     "MORATORIUM",
     "OPERATOR-ONLY",
+    "AUDIT-ACCESS",
     "ROLES",
     "LIMITED-ACCESS",
     "ENROLLMENT-BASIS",

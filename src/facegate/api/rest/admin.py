@@ -314,3 +314,60 @@ async def explain(request: Request, caller: CallerDep, body: Explain):
             at=at,
         ),
     )
+
+
+class Erasure(BaseModel):
+    organization: str
+    subject: str = Field(
+        min_length=1, max_length=255, description="The ExternalImageId or UserId to erase."
+    )
+
+
+@router.post(
+    "/erasures",
+    tags=["admin"],
+    summary="Erase a subject (ERASURE)",
+    description="Deletes every face of the subject (faces with that ExternalImageId, and the "
+    "user with that UserId and its faces) in all the organization's collections: SQL rows, "
+    "review crops and index vectors. Answers the receipt; its sha256 is in the audit log.",
+)
+async def erase_subject(request: Request, caller: CallerDep, body: Erasure):
+    from facegate.maintenance import erase
+
+    services = services_of(request)
+
+    def work(admin: Administration) -> dict:
+        entry = entry_for(caller, "Admin.Erase", request_id=request.state.request_id)
+        entry.decision = "allow"
+        entry.policy_version = services.point.version
+        return erase(
+            services,
+            body.organization,
+            body.subject,
+            requested_by=f"key:{caller.access_key_id}",
+            entry=entry,
+        )
+
+    return await _run(request, caller, work)
+
+
+@router.post(
+    "/retention/run",
+    tags=["admin"],
+    summary="Purge faces past their deadline (RETENTION)",
+    description="What the server also does on its timer: deletes every face whose deletion "
+    "deadline has passed, everywhere, with one receipt per organization.",
+)
+async def run_retention(request: Request, caller: CallerDep):
+    from facegate.maintenance import purge_retention
+
+    services = services_of(request)
+
+    def work(admin: Administration) -> dict:
+        receipts = purge_retention(services, requested_by=f"key:{caller.access_key_id}")
+        return {
+            "receipts": receipts,
+            "faces_deleted": sum(r["faces_deleted"] for r in receipts),
+        }
+
+    return await _run(request, caller, work)

@@ -1,0 +1,186 @@
+"""REST routes of the audit log: ``/v1/audit``.
+
+The public key is public (anyone may fetch it to check an export). Records, exports and
+verification are for an organization's auditors (their own organization's records) and the
+operator (everything), as the AUDIT-ACCESS policy says. Nothing here, or anywhere, changes or
+deletes a record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from facegate.api.rest.bodies import services_of
+from facegate.api.rest.errors import RestRoute
+from facegate.api.rest.openapi import ERROR_RESPONSES
+from facegate.api.rest.routes import CallerDep
+from facegate.audit.export import export, record_dict
+from facegate.audit.log import Recorder, entry_for
+from facegate.audit.tables import AuditRecord
+from facegate.audit.verify import verify_database
+from facegate.errors import FacegateError, InvalidParameterException
+from facegate.policy.administration import parse_instant
+from facegate.policy.point import Question, Resource
+from facegate.policy.registry import Principal
+
+router = APIRouter(prefix="/v1/audit", route_class=RestRoute, responses=ERROR_RESPONSES)
+MAX_PAGE = 1000
+Instant = Annotated[str | None, Query(description="ISO 8601 date or date-time (UTC).")]
+
+
+def _guarded(request: Request, caller: Principal, operation: str, work) -> Any:
+    """Ask the policies, run ``work()`` and record the read."""
+    services = services_of(request)
+    entry = entry_for(caller, operation, resource="audit", request_id=request.state.request_id)
+    recorder = Recorder(services.audit, entry)
+    try:
+        question = Question(
+            operation, Resource("Account", "audit", caller.organization_id, caller.organization)
+        )
+        decision = services.point.decide(caller, question)
+        entry.policy_version, entry.policies = decision.version, decision.policies
+        if not decision.allowed:
+            assert decision.error is not None
+            raise decision.error
+        entry.decision = "allow"
+        result = work()
+        if isinstance(result, dict) and "Records" in result:
+            entry.result_count = len(result["Records"])
+        return result
+    except FacegateError as error:
+        entry.decision = "deny" if entry.decision != "allow" else "error"
+        entry.error_type, entry.reasons = error.type_name, error.message
+        raise
+    finally:
+        recorder.finish()
+
+
+def _instant(value: str | None, name: str) -> datetime | None:
+    return parse_instant(value, name) if value else None
+
+
+@router.get(
+    "/public-key",
+    tags=["audit"],
+    summary="The checkpoint signing key (public)",
+    description="The Ed25519 public key (PEM) that signs the audit log's checkpoints, and its "
+    "id. No authentication: anyone holding an export can verify it with this key.",
+)
+async def public_key(request: Request) -> dict[str, str]:
+    signer = services_of(request).audit.signer
+    assert signer is not None
+    return {"KeyId": signer.key_id, "PublicKey": signer.public_pem}
+
+
+@router.get(
+    "/records",
+    tags=["audit"],
+    summary="Read audit records",
+    description="Records in sequence order, a page at a time (`After` = the last `Seq` seen). "
+    "Auditors see their organization's records; operators see all and may filter by "
+    "`Organization`.",
+)
+async def records(
+    request: Request,
+    caller: CallerDep,
+    since: Instant = None,
+    until: Instant = None,
+    operation: Annotated[str | None, Query()] = None,
+    decision: Annotated[str | None, Query(description="allow, deny or error")] = None,
+    rule: Annotated[str | None, Query(description="a deciding policy or rule id")] = None,
+    organization: Annotated[str | None, Query(description="operators only")] = None,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> dict[str, Any]:
+    services = services_of(request)
+    start, end = _instant(since, "since"), _instant(until, "until")
+    if organization and not caller.operator:
+        raise InvalidParameterException("Only operators choose the organization.")
+    scope = organization if caller.operator else caller.organization
+
+    def work() -> dict[str, Any]:
+        from sqlalchemy import select
+
+        with services.audit.sessions() as s:
+            query = select(AuditRecord).where(AuditRecord.seq > after)
+            if scope:
+                query = query.where(AuditRecord.organization == scope)
+            if start:
+                query = query.where(AuditRecord.at >= start)
+            if end:
+                query = query.where(AuditRecord.at < end)
+            if operation:
+                query = query.where(AuditRecord.operation == operation)
+            if decision:
+                query = query.where(AuditRecord.decision == decision)
+            if rule:
+                query = query.where(AuditRecord.policies.contains(f'"{rule}'))
+            rows = s.scalars(query.order_by(AuditRecord.seq).limit(limit)).all()
+            found = [
+                {k.title().replace("_", ""): v for k, v in record_dict(r).items()} for r in rows
+            ]
+        page: dict[str, Any] = {"Records": found}
+        if len(rows) == limit:
+            page["After"] = rows[-1].seq
+        return page
+
+    return await asyncio.to_thread(_guarded, request, caller, "ReadAudit", work)
+
+
+@router.get(
+    "/export",
+    tags=["audit"],
+    summary="Export the audit log (JSON Lines)",
+    description="Header, records and signed checkpoints, verifiable with "
+    "`facegate audit verify --export FILE`. An auditor's export holds only their "
+    "organization's records and is marked partial (its chain does not link).",
+    response_class=Response,
+)
+async def export_log(
+    request: Request, caller: CallerDep, since: Instant = None, until: Instant = None
+) -> Response:
+    services = services_of(request)
+    start, end = _instant(since, "since"), _instant(until, "until")
+
+    def work() -> str:
+        buffer = io.StringIO()
+        assert services.audit.signer is not None
+        export(
+            services.audit.sessions,
+            services.audit.signer,
+            buffer,
+            since=start,
+            until=end,
+            organization=None if caller.operator else caller.organization,
+        )
+        return buffer.getvalue()
+
+    body = await asyncio.to_thread(_guarded, request, caller, "ExportAudit", work)
+    return Response(
+        body,
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": 'attachment; filename="facegate-audit.jsonl"'},
+    )
+
+
+@router.get(
+    "/verify",
+    tags=["audit"],
+    summary="Verify the audit log now",
+    description="Recomputes the chain and the checkpoint signatures; names the first record "
+    "that was altered, removed, inserted or reordered.",
+)
+async def verify(request: Request, caller: CallerDep) -> dict[str, Any]:
+    services = services_of(request)
+
+    def work() -> dict[str, Any]:
+        assert services.audit.signer is not None
+        return verify_database(services.audit.sessions, services.audit.signer.public_pem).to_dict()
+
+    return await asyncio.to_thread(_guarded, request, caller, "VerifyAudit", work)
