@@ -181,6 +181,12 @@ def _returned(body: dict[str, Any]) -> tuple[int | None, list[str]]:
         return len(body["UserMatches"]), []
     if "FaceRecords" in body:
         return len(body["FaceRecords"]), [r["Face"]["FaceId"] for r in body["FaceRecords"]]
+    if "DeletedFaces" in body:
+        return len(body["DeletedFaces"]), list(body["DeletedFaces"])
+    if "AssociatedFaces" in body:
+        return len(body["AssociatedFaces"]), [f["FaceId"] for f in body["AssociatedFaces"]]
+    if "DisassociatedFaces" in body:
+        return len(body["DisassociatedFaces"]), [f["FaceId"] for f in body["DisassociatedFaces"]]
     if "FaceDetails" in body:
         return len(body["FaceDetails"]), []
     return None, []

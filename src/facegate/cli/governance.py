@@ -80,6 +80,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-faces", type=int, default=None, help="largest MaxFaces per search")
     p.add_argument("--video-hours-per-day", type=float, default=None)
     p.add_argument("--realtime", action="store_true", help="enable live-stream identification")
+    p.add_argument(
+        "--retention-years",
+        type=float,
+        default=3.0,
+        help="faces are deleted this long after their last interaction (default 3)",
+    )
     for verb in ("approve", "reject", "revoke"):
         p = _leaf(usecase, verb, help=f"{verb} a registration (the reason is recorded)")
         p.add_argument("id", type=int)
@@ -235,6 +241,7 @@ def _dispatch(args, admin, services, parse_instant) -> Any:
                 max_faces=args.max_faces,
                 video_hours_per_day=args.video_hours_per_day,
                 realtime=args.realtime,
+                retention_years=args.retention_years,
             )
         if a in ("approve", "reject", "revoke"):
             return admin.decide_use_case(args.id, a, args.reason)

@@ -87,6 +87,9 @@ class NewUseCase(BaseModel):
     max_faces: int | None = Field(default=None, ge=0)
     video_hours_per_day: float | None = Field(default=None, ge=0)
     realtime: bool = False
+    retention_years: float = Field(
+        default=3.0, gt=0, le=100, description="faces are deleted this long after last use"
+    )
 
 
 class UseCaseDecision(BaseModel):
