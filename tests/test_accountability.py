@@ -48,9 +48,7 @@ def verify(server: Server) -> dict:
 # --- SIGKILL in a burst of mixed requests -------------------------------------------------------
 
 
-def test_sigkill_in_a_mixed_burst_leaves_a_chain_that_matches_the_state(
-    tmp_path, backend, request
-):
+def test_sigkill_in_a_mixed_burst_leaves_a_chain_that_matches_the_state(tmp_path, backend, request):
     if backend:  # a database of its own: the module's server uses the backend's
         backend = {"FACEGATE_DATABASE_URL": request.getfixturevalue("postgres_databases")()}
     server = Server(tmp_path, FACEGATE_AUDIT_CHECKPOINT_EVERY="7", **backend)
@@ -343,8 +341,19 @@ def test_auditors_read_their_organization_and_outsiders_verify_exports(server, t
     assert "DetectFaces" in {r["Operation"] for r in page}
     refused = get(analyst, "/records")
     assert refused.status_code == 403 and refused.json()["error"]["rules"] == ["AUDIT-ACCESS"]
+    forged = httpx.get(
+        f"{server.url}/v1/audit/records", headers={"X-Api-Key": f"{auditor[0]}:not-the-secret"}
+    )
+    assert forged.status_code == 401
     everything = get(server.operator_keys(), "/records", limit=1000).json()["Records"]
     assert len({r["Organization"] for r in everything}) > 1
+    # a refused authentication is on the record too, with the key id it named
+    assert any(
+        r["AccessKeyId"] == auditor[0] and r["ErrorType"] == "InvalidSignatureException"
+        for r in get(server.operator_keys(), "/records", decision="deny", limit=1000).json()[
+            "Records"
+        ]
+    )
     assert get(auditor, "/verify").json()["ok"]
     # an outsider: the public key from the public endpoint, an export from the operator
     key = httpx.get(f"{server.url}/v1/audit/public-key").json()

@@ -15,7 +15,7 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from facegate.api.governed import execute, inputs_from, refuse_unserved
+from facegate.api.governed import execute, inputs_from, record_refusal, refuse_unserved
 from facegate.api.operations import OPERATIONS, Context
 from facegate.api.validation import operation_model, validate
 from facegate.auth.sigv4 import SignedRequest, verify
@@ -66,12 +66,20 @@ async def read_capped(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _claimed_key(authorization: str) -> str:
+    """The access key id a SigV4 Authorization header names (for the record), or ""."""
+    _, _, rest = authorization.partition("Credential=")
+    return rest.split("/", 1)[0].strip()[:32] if rest else ""
+
+
 @router.post("/", include_in_schema=False)
 async def aws_json(request: Request) -> Response:
     request_id = str(uuid.uuid4())
     state = request.app.state
     services: Services = state.services
+    caller, name, recorded = None, "", False
     try:
+        name = request.headers.get("x-amz-target", "").removeprefix(TARGET_PREFIX)[:64]
         body = await read_capped(request, state.settings.max_body_bytes)
         # Key look-ups touch the database: off the event loop.
         identity = await asyncio.to_thread(
@@ -89,7 +97,9 @@ async def aws_json(request: Request) -> Response:
         model = operation_model(name)
         handler = OPERATIONS.get(name)
         if model is not None and handler is None:
+            recorded = True  # refuse_unserved records its own denial
             await refuse_unserved(services, name, caller, request_id)
+            recorded = False
         if model is None or handler is None:
             raise UnknownOperationException(f"facegate does not serve the operation {name!r}.")
         try:
@@ -106,9 +116,15 @@ async def aws_json(request: Request) -> Response:
             idempotency=state.idempotency,
             inputs=inputs_from(request.headers),
         )
+        recorded = True  # execute records the request, whatever happens in it
         outcome = await execute(services, name, params, context)
         return aws_response(outcome.body, request_id, headers=outcome.headers())
     except FacegateError as error:
+        if not recorded:
+            claimed = _claimed_key(request.headers.get("authorization", ""))
+            await asyncio.to_thread(
+                record_refusal, services, caller, name, error, request_id, claimed
+            )
         return aws_error(error, request_id)
     except Exception:  # a defect: answer in the protocol's shape, keep the trace in the log
         log.exception("request %s failed", request_id)

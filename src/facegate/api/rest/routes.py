@@ -18,6 +18,7 @@ REST-style HTTP status (see ``errors.REST_STATUS``); every response carries
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from typing import Annotated, Any
@@ -26,7 +27,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
-from facegate.api.governed import INPUT_HEADERS, execute, inputs_from
+from facegate.api.governed import INPUT_HEADERS, execute, inputs_from, record_refusal
 from facegate.api.operations import Context
 from facegate.api.rest.bodies import query, read_body, services_of, with_path
 from facegate.api.rest.errors import API_KEY_HEADER, RestRoute
@@ -45,6 +46,7 @@ from facegate.auth.errors import (
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
 )
+from facegate.errors import FacegateError
 from facegate.policy.registry import Principal
 
 logger = logging.getLogger(__name__)
@@ -61,7 +63,23 @@ API_KEY = APIKeyHeader(
 
 
 def authenticate(request: Request, api_key: Annotated[str | None, Security(API_KEY)]) -> Principal:
-    """The caller whose key pair is in ``X-Api-Key``, or an authentication error (401)."""
+    """The caller whose key pair is in ``X-Api-Key``, or an authentication error (401).
+
+    A refusal is recorded (with the key id it named, if any).
+    """
+    try:
+        return _authenticate(request, api_key)
+    except FacegateError as error:
+        route = request.scope.get("route")
+        operation = getattr(route, "operation_id", None) or request.url.path
+        claimed = (api_key or "").partition(":")[0]
+        record_refusal(
+            services_of(request), None, operation, error, request.state.request_id, claimed
+        )
+        raise
+
+
+def _authenticate(request: Request, api_key: str | None) -> Principal:
     if not api_key:
         raise MissingAuthenticationTokenException(
             f"Missing {API_KEY_HEADER} header: send {API_KEY_HEADER}: "
@@ -104,10 +122,16 @@ async def run(
     state = request.app.state
     model = operation_model(operation)
     assert model is not None
-    fields = {name: params.pop(name) for _, name, _ in INPUT_HEADERS.values() if name in params}
-    inputs = inputs_from(request.headers, fields)
-    valid = validate(model, params, max_image_bytes=state.settings.decode.max_bytes)
     services = services_of(request)
+    try:
+        fields = {name: params.pop(name) for _, name, _ in INPUT_HEADERS.values() if name in params}
+        inputs = inputs_from(request.headers, fields)
+        valid = validate(model, params, max_image_bytes=state.settings.decode.max_bytes)
+    except FacegateError as error:
+        await asyncio.to_thread(
+            record_refusal, services, caller, operation, error, request.state.request_id
+        )
+        raise
     context = Context(
         settings=state.settings,
         pool=state.pool,
