@@ -78,8 +78,12 @@ class Administration:
             lambda r: self.services.registry.set_sector(name, sector, record=r),
         )
 
+    def _read(self, action: str, detail: dict[str, Any], fn: Callable[[], Any]) -> Any:
+        """Run a read and record it (reads of governance data are accountable too)."""
+        return self._do(action, detail, lambda _record: fn())
+
     def organizations(self) -> list[dict[str, Any]]:
-        return self.services.accounts.organizations()
+        return self._read("ListOrganizations", {}, self.services.accounts.organizations)
 
     def add_member(self, organization: str, name: str, roles: list[str]) -> dict[str, Any]:
         return self._do(
@@ -89,7 +93,11 @@ class Administration:
         )
 
     def members(self, organization: str) -> list[dict[str, Any]]:
-        return self.services.registry.members(organization)
+        return self._read(
+            "ListMembers",
+            {"organization": organization},
+            lambda: self.services.registry.members(organization),
+        )
 
     # --- use cases -------------------------------------------------------------------------
 
@@ -112,7 +120,11 @@ class Administration:
         )
 
     def use_cases(self, organization: str | None = None) -> list[dict[str, Any]]:
-        return self.services.registry.use_cases(organization)
+        return self._read(
+            "ListUseCases",
+            {"organization": organization},
+            lambda: self.services.registry.use_cases(organization),
+        )
 
     # --- exemptions ------------------------------------------------------------------------
 
@@ -142,7 +154,11 @@ class Administration:
         )
 
     def exemptions(self, organization: str | None = None) -> list[dict[str, Any]]:
-        return self.services.registry.exemptions(organization)
+        return self._read(
+            "ListExemptions",
+            {"organization": organization},
+            lambda: self.services.registry.exemptions(organization),
+        )
 
     # --- keys ------------------------------------------------------------------------------
 
@@ -183,11 +199,18 @@ class Administration:
         return {"revoked": access_key_id}
 
     def keys(self, organization: str | None = None) -> list[dict[str, Any]]:
-        return self.services.accounts.keys(organization)
+        return self._read(
+            "ListKeys",
+            {"organization": organization},
+            lambda: self.services.accounts.keys(organization),
+        )
 
     # --- policies --------------------------------------------------------------------------
 
     def policies(self) -> dict[str, Any]:
+        return self._read("ListPolicies", {}, self._policies)
+
+    def _policies(self) -> dict[str, Any]:
         point = self.services.point
         return {
             "version": point.version,
@@ -244,4 +267,8 @@ class Administration:
             max_results=max_results,
             video_seconds=video_seconds,
         )
-        return self.services.point.explain(principal, question, at)
+        return self._read(
+            "ExplainPolicy",
+            {"operation": operation, "principal": principal.access_key_id},
+            lambda: self.services.point.explain(principal, question, at),
+        )
