@@ -498,3 +498,48 @@ def test_every_catalogue_rule_has_a_shipped_policy():
         assert rule in rules
     assert all(p.advice for p in policies.policies)
     assert isinstance(policies, PolicySet)
+
+
+def _report(fmr_geo: float | None, garbe: float) -> dict:
+    return {
+        "format": "facegate-fairness-report/1",
+        "model_version": "dlib-resnet-v1",
+        "dataset": "tests",
+        "summary": {
+            "fmr_max_geomean": {"value": fmr_geo, "reason": None if fmr_geo else "zero rate"},
+            "garbe": {"value": garbe},
+        },
+        "groups": {"a": {"fmr": 1e-4}, "b": {"fmr": 2e-4}},
+    }
+
+
+def test_the_fairness_gate_allows_identification_only_with_an_audit_within_limits(sessions):
+    from facegate.fairness.gate import FairnessGate
+
+    gate = FairnessGate(
+        sessions, "dlib-resnet-v1", enabled=True, limits={"fmr_max_geomean": 3.0, "garbe": 0.25}
+    )
+    pdp = DecisionPoint(
+        load_policy_set(None), Counters(sessions), clock=lambda: DURING, gate=gate.status
+    )
+    p = who("commercial", "photo_organization")
+    closed = pdp.decide(p, ask(p, "SearchFacesByImage"))
+    _expect(closed, ["FAIRNESS-GATE"])
+    assert "no demographic audit" in closed.error.message
+    assert pdp.decide(p, ask(p, "CompareFaces")).allowed  # verification is not gated
+    failing = gate.record(_report(4.2, 0.1), b"r1", "tests")
+    assert failing["within_limits"] is False
+    denied = pdp.decide(p, ask(p, "SearchFacesByImage"))
+    _expect(denied, ["FAIRNESS-GATE"])
+    assert f"audit {failing['audit_id']}" in denied.error.message
+    assert "fmr_max_geomean 4.2 > 3" in denied.error.message
+    undefined = gate.record(_report(None, 0.1), b"r2", "tests")
+    assert "undefined" in pdp.decide(p, ask(p, "SearchFaces")).error.message
+    assert undefined["within_limits"] is False
+    passing = gate.record(_report(2.5, 0.2), b"r3", "tests")
+    assert passing["within_limits"] is True
+    assert pdp.decide(p, ask(p, "SearchFacesByImage")).allowed
+    other_model = FairnessGate(sessions, "another-model", enabled=True)
+    assert other_model.status().closed  # an audit of one model says nothing of another
+    off = FairnessGate(sessions, "another-model", enabled=False)
+    assert not off.status().closed

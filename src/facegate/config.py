@@ -61,6 +61,9 @@ class GovernanceSettings:
     review_retention_days: int = 30
     # Evaluate the time-dependent rules as of this instant instead of now (rehearsals, tests).
     policy_clock: datetime | None = None
+    # FAIRNESS-GATE: identification only while a recorded audit is within these limits.
+    fairness_gate: bool = False
+    fairness_limits: dict[str, float] = field(default_factory=dict)
 
     def fingerprint(self) -> str:
         """The settings the policies read, for the policy set's version."""
@@ -71,6 +74,8 @@ class GovernanceSettings:
                 "threshold_floors": self.threshold_floors,
                 "extra_purposes": self.extra_purposes,
                 "policy_clock": self.policy_clock.isoformat() if self.policy_clock else None,
+                "fairness_gate": self.fairness_gate,
+                "fairness_limits": self.fairness_limits,
             },
             sort_keys=True,
         )
@@ -171,6 +176,15 @@ def load_governance() -> GovernanceSettings:
                 '["verify", "identify", "enroll"]}'
             ) from None
     policy_dir = _env("FACEGATE_POLICY_DIR")
+    gate = (_env("FACEGATE_FAIRNESS_GATE") or "off").lower()
+    if gate not in ("on", "off"):
+        raise SystemExit(f"FACEGATE_FAIRNESS_GATE must be on or off, got {gate!r}")
+    from facegate.fairness.gate import parse_limits
+
+    try:
+        fairness_limits = parse_limits(_env("FACEGATE_FAIRNESS_LIMITS"))
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     return GovernanceSettings(
         policy_dir=Path(policy_dir) if policy_dir else None,
         moratorium_end=_instant("FACEGATE_MORATORIUM_END"),
@@ -182,6 +196,8 @@ def load_governance() -> GovernanceSettings:
         review_ttl_hours=_int("FACEGATE_REVIEW_TTL_HOURS", 72),
         review_retention_days=_int("FACEGATE_REVIEW_RETENTION_DAYS", 30),
         policy_clock=_instant("FACEGATE_POLICY_CLOCK"),
+        fairness_gate=gate == "on",
+        fairness_limits=fairness_limits,
     )
 
 

@@ -15,6 +15,7 @@ from facegate.audit.log import AuditLog
 from facegate.audit.signing import load_or_create_signer
 from facegate.auth.secrets import SecretBox, load_or_create_master_key
 from facegate.config import Settings
+from facegate.fairness.gate import FairnessGate
 from facegate.gallery.accounts import Accounts, IssuedKey
 from facegate.gallery.db import database_url, open_database
 from facegate.gallery.indexes import IndexRegistry
@@ -41,6 +42,7 @@ class Services:
     point: DecisionPoint
     reviews: Reviews
     audit: AuditLog
+    fairness: FairnessGate
 
     def close(self) -> None:
         self.gallery.indexes.save_all()
@@ -84,6 +86,12 @@ def open_services(settings: Settings) -> Services:
         DEFAULT_CHAIN.version,
         box,
     )
+    gate = FairnessGate(
+        sessions,
+        DEFAULT_CHAIN.version,
+        enabled=governance.fairness_gate,
+        limits=governance.fairness_limits,
+    )
     point = DecisionPoint(
         policies,
         Counters(sessions),
@@ -91,6 +99,7 @@ def open_services(settings: Settings) -> Services:
         default_floor=governance.threshold_floor,
         moratorium_end=governance.moratorium_end,
         clock=clock,
+        gate=gate.status,
     )
     return Services(
         settings,
@@ -106,6 +115,7 @@ def open_services(settings: Settings) -> Services:
             clock=clock,
         ),
         AuditLog(sessions, signer, settings.audit_checkpoint_every),
+        gate,
     )
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from facegate import errors
+from facegate.fairness.gate import GateStatus
 from facegate.policy.engine import (
     Policy,
     PolicySet,
@@ -74,6 +75,7 @@ RULE_ORDER = (
     "HUMAN-REVIEW",
 )
 DEFAULT_FLOOR = 99.0
+OPEN_GATE = GateStatus(enabled=False, passed=True)
 
 
 def utcnow() -> datetime:
@@ -176,6 +178,7 @@ class DecisionPoint:
         default_floor: float = DEFAULT_FLOOR,
         moratorium_end: datetime | None = None,
         clock: Callable[[], datetime] = utcnow,
+        gate: Callable[[], GateStatus] | None = None,
     ):
         self.policies = policies
         self.counters = counters
@@ -183,6 +186,7 @@ class DecisionPoint:
         self.default_floor = default_floor
         self.moratorium_end = moratorium_end
         self.clock = clock
+        self.gate = gate or (lambda: OPEN_GATE)
 
     @property
     def version(self) -> str:
@@ -248,6 +252,7 @@ class DecisionPoint:
             "searches_today": usage["searches_today"],
             "video_seconds_today": usage["video_seconds_today"],
             "video_seconds": int(q.video_seconds),
+            "fairness_gate_closed": self.gate().closed,
         }
         if self.moratorium_end is not None:
             context["moratorium_end"] = datetime_value(cedar_time(self.moratorium_end))
@@ -335,11 +340,14 @@ class DecisionPoint:
                     "Denied: no policy permits this request.", ("DEFAULT-DENY",)
                 )
                 return Decision(False, policies=(), rules=("DEFAULT-DENY",), error=error, **base)
+            error = denial(deciding)
+            if "FAIRNESS-GATE" in error.rules:  # name the audit and the measure that failed
+                error.message += f" ({self.gate().message})"
             return Decision(
                 False,
                 policies=tuple(x.id for x in deciding),
                 rules=tuple(dict.fromkeys(x.rule for x in deciding)),
-                error=denial(deciding),
+                error=error,
                 requested_threshold=q.threshold,
                 **base,
             )
