@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     from facegate.cli.accountability import add_parsers as add_accountability_parsers
 
     add_accountability_parsers(sub)
+    from facegate.cli.fairness import add_parser as add_fairness_parser
+
+    add_fairness_parser(sub)
 
     p = sub.add_parser("serve", help="start the HTTP service")
     p.add_argument("--host", default=None, help="address (default FACEGATE_HOST or 127.0.0.1)")
@@ -146,6 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from facegate.cli.accountability import COMMANDS as ACCOUNTABILITY_COMMANDS
     from facegate.cli.governance import COMMANDS as GOVERNANCE_COMMANDS
 
+    if args.command == "fairness":
+        from facegate.cli.fairness import run as run_fairness
+
+        return run_fairness(args)
     if args.command in ACCOUNTABILITY_COMMANDS:
         from facegate.cli.accountability import run_accountability
 

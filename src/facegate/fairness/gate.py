@@ -38,7 +38,7 @@ LIMITS: dict[str, tuple[str, str]] = {
     "fdr": ("fdr", "min"),
 }
 DEFAULT_LIMITS = {"fmr_max_geomean": 3.0, "garbe": 0.25}
-CACHE_SECONDS = 10.0
+CACHE_SECONDS = 2.0
 
 
 def parse_limits(text: str | None) -> dict[str, float]:

@@ -192,5 +192,5 @@ class IdempotentRequest(Base):
 # The governance and audit tables share this metadata (one schema, one migration history);
 # importing them here registers them wherever the schema is used.
 from facegate.audit import tables as _audit_tables  # noqa: E402, F401
-from facegate.policy import tables as _policy_tables  # noqa: E402, F401
 from facegate.fairness import tables as _fairness_tables  # noqa: E402, F401
+from facegate.policy import tables as _policy_tables  # noqa: E402, F401
