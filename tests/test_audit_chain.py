@@ -206,3 +206,18 @@ def test_an_export_verifies_alone_and_names_an_edited_line(log, tmp_path):
         == 10
     )
     assert verify_export(ranged, signer.public_pem).ok
+
+
+def test_a_partial_export_checks_each_record(log, tmp_path):
+    sessions, signer, _ = log
+    path = tmp_path / "org-1.jsonl"
+    assert export_file(sessions, signer, path, organization="org-1")["records"] == 10
+    report = verify_export(path, signer.public_pem)
+    assert report.ok and report.partial and report.records == 10
+    lines = path.read_text().splitlines()
+    record = json.loads(lines[3])
+    record["decision"] = "deny" if record["decision"] == "allow" else "allow"
+    lines[3] = json.dumps(record)
+    path.write_text("\n".join(lines) + "\n")
+    edited = verify_export(path, signer.public_pem)
+    assert (edited.findings[0].kind, edited.findings[0].seq) == ("altered", record["seq"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import uuid
 
 from fastapi import APIRouter, Request
@@ -29,6 +30,7 @@ from facegate.errors import (
 from facegate.service import Services
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
+OPERATION_NAME = re.compile(r"[A-Za-z]{1,64}")  # what may be recorded as an operation
 TARGET_PREFIX = "RekognitionService."
 
 router = APIRouter()
@@ -79,7 +81,8 @@ async def aws_json(request: Request) -> Response:
     services: Services = state.services
     caller, name, recorded = None, "", False
     try:
-        name = request.headers.get("x-amz-target", "").removeprefix(TARGET_PREFIX)[:64]
+        claimed = request.headers.get("x-amz-target", "").removeprefix(TARGET_PREFIX)
+        name = claimed if OPERATION_NAME.fullmatch(claimed) else "Unknown"
         body = await read_capped(request, state.settings.max_body_bytes)
         # Key look-ups touch the database: off the event loop.
         identity = await asyncio.to_thread(
@@ -93,15 +96,17 @@ async def aws_json(request: Request) -> Response:
             raise UnknownOperationException(
                 f"X-Amz-Target must be RekognitionService.<Operation>, got {target!r}."
             )
-        name = target[len(TARGET_PREFIX) :]
-        model = operation_model(name)
-        handler = OPERATIONS.get(name)
+        requested = target[len(TARGET_PREFIX) :]
+        model = operation_model(requested)
+        handler = OPERATIONS.get(requested)
         if model is not None and handler is None:
             recorded = True  # refuse_unserved records its own denial
             await refuse_unserved(services, name, caller, request_id)
             recorded = False
         if model is None or handler is None:
-            raise UnknownOperationException(f"facegate does not serve the operation {name!r}.")
+            raise UnknownOperationException(
+                f"facegate does not serve the operation {requested[:64]!r}."
+            )
         try:
             raw = json.loads(body or b"{}")
         except (json.JSONDecodeError, UnicodeDecodeError):

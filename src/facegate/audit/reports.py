@@ -315,9 +315,9 @@ def _utc(moment: datetime) -> datetime:
 
 def operation_classes(services: Any) -> dict[str, str]:
     """Operation -> its class (detect, verify, identify, ...), from the policy set's schema."""
-    from facegate.policy.engine import _action_parents
+    from facegate.policy.engine import action_parents
 
-    parents = _action_parents(services.point.policies.schema_text)
+    parents = action_parents(services.point.policies.schema_text)
     return {name: groups[0] for name, groups in parents.items() if groups}
 
 

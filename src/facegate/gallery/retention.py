@@ -117,7 +117,8 @@ def delete_with_receipt(
         "organization": organization,
         "subject": subject,
         "requested_by": requested_by,
-        "at": now.astimezone(UTC).isoformat(),
+        "at": datetime.now(UTC).isoformat(),  # when the deletion happened
+        "as_of": now.astimezone(UTC).isoformat(),  # the instant deadlines were judged at
         "faces_deleted": len(doomed),
         "collections": sorted({f.collection for f in doomed}),
         "face_ids": sorted(f.face_id for f in doomed),

@@ -116,7 +116,7 @@ class PolicySet:
             self._schema = cedarpy.Schema.from_str(self.schema_text)
         except Exception as exc:  # a defect of facegate itself, not of the operator
             raise PolicyError(f"facegate's own Cedar schema does not load: {exc}") from None
-        hierarchy = _action_parents(self.schema_text)
+        hierarchy = action_parents(self.schema_text)
         policies: list[Policy] = []
         seen: dict[str, str] = {}
         for source, text in sources:
@@ -280,7 +280,7 @@ def _ancestry(action: str, parents: dict[str, list[str]]) -> set[str]:
     return seen
 
 
-def _action_parents(schema: str) -> dict[str, list[str]]:
+def action_parents(schema: str) -> dict[str, list[str]]:
     """Every action of the schema and the groups it is directly in."""
     parents: dict[str, list[str]] = {}
     for names, groups in re.findall(r"action\s+([^;]*?)\s+in\s+\[([^\]]*)\]", schema):

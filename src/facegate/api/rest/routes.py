@@ -71,7 +71,7 @@ def authenticate(request: Request, api_key: Annotated[str | None, Security(API_K
         return _authenticate(request, api_key)
     except FacegateError as error:
         route = request.scope.get("route")
-        operation = getattr(route, "operation_id", None) or request.url.path
+        operation = getattr(route, "operation_id", None) or getattr(route, "path", "REST")
         claimed = (api_key or "").partition(":")[0]
         record_refusal(
             services_of(request), None, operation, error, request.state.request_id, claimed
