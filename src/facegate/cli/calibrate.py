@@ -140,6 +140,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(document) + "\n")
     else:
         _print_summary(document, args.output)
+        if getattr(args, "per_group", False):
+            _print_per_group(document)
     return 0
 
 
@@ -175,3 +177,59 @@ def _print_summary(document: dict[str, Any], output: str) -> None:
             worst.get("group", "-"),
         )
     stdout.print(table)
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+def _print_per_group(document: dict[str, Any]) -> None:
+    """``--per-group``: at the global threshold of each target FMR, how far each group's
+    same-group FMR drifts from the target (ratio group FMR / target, with the Wilson 95%
+    interval of the FMR divided by the target). The global threshold is not changed; the
+    worst-group threshold is shown as an option beside it. "insufficient data" in the last
+    column: the group's pairs are fewer than 3 / target, so even zero false matches could not
+    show its FMR is at most the target; a large ratio with many false matches is still real."""
+    for entry in document.get("thresholds", []):
+        target = entry["target_fmr"]
+        if entry["similarity"] is None:
+            stdout.print(f"FMR {target:g}: insufficient data ({entry['reason']})")
+            continue
+        table = Table(
+            title=(
+                f"FMR {target:g}: global threshold {entry['similarity']:.3f} "
+                f"(distance {entry['distance']:.4f}; {entry['false_matches']} of "
+                f"{entry['impostor_pairs']} pooled impostor pairs at or above it)"
+            ),
+            title_justify="left",
+        )
+        for column in (
+            "group",
+            "same-group impostor pairs",
+            "FMR",
+            "FMR / target",
+            "95% interval",
+            "FNMR",
+            "enough pairs for the target",
+        ):
+            table.add_column(column, justify="right")
+        for group, row in entry.get("groups", {}).items():
+            interval = row.get("ratio_interval")
+            table.add_row(
+                group,
+                str(row["impostor_pairs"]),
+                _fmt(row["fmr"]),
+                _ratio(row["ratio_to_target"]),
+                "n/a" if interval is None else f"{interval[0]:.3g} to {interval[1]:.3g}",
+                _fmt(row["fnmr"]),
+                "yes" if row["supported"] else "no: insufficient data",
+            )
+        stdout.print(table)
+        worst = entry.get("worst_group_threshold")
+        if worst and worst["similarity"] is not None:
+            left_out = ", ".join(worst["insufficient"]) or "none"
+            stdout.print(
+                f"  worst-group option: threshold {worst['similarity']:.3f} (distance "
+                f"{worst['distance']:.4f}, decided by {worst['decided_by']}); groups with too "
+                f"few pairs to set it: {left_out}"
+            )

@@ -41,16 +41,43 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=1, metavar="N")
     p.add_argument("--detector", default=None, choices=("hog", "cnn", "auto"))
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--compare-options",
+        action="store_true",
+        help="also compare the global, worst-group and cluster-normalized thresholds "
+        "(fitted on half of the subjects, measured on the other half)",
+    )
+    p.add_argument(
+        "--clusters",
+        type=int,
+        default=20,
+        metavar="K",
+        help="k-means clusters of the normalization (default 20, lowered if the data is small)",
+    )
     p = actions.add_parser("record", help="record an audit report for the gate")
     p.add_argument("report", metavar="REPORT.json")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--by", default=None, help="who records it (default cli:<login>)")
     p.add_argument("--json", action="store_true")
+    _calibrate_options(sub)
     try:
         from facegate.fairness import summarize
     except ImportError:  # pragma: no cover - summarize ships with the package
         return
     summarize.add_parser(actions)
+
+
+def _calibrate_options(sub: argparse._SubParsersAction) -> None:
+    """``facegate calibrate --per-group``: the calibrate parser is built in cli/main.py; its
+    fairness option is added here, once (left alone if main.py already defines it)."""
+    calibrate = sub.choices.get("calibrate")
+    if calibrate is None or "--per-group" in calibrate._option_string_actions:
+        return
+    calibrate.add_argument(
+        "--per-group",
+        action="store_true",
+        help="show how far each group's FMR drifts from each target at the global threshold",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,12 +94,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     from facegate.cli.calibrate import embed_dataset, enrollment_failure
     from facegate.config import load_settings
     from facegate.fairness.html import render
-    from facegate.fairness.runner import Face, evaluate, write_json
+    from facegate.fairness.runner import Face, evaluate, options_html, write_json
     from facegate.vision.calibration import shipped_calibration
     from facegate.vision.dataset import EmbeddingCache, list_samples, read_groups
     from facegate.vision.models import DEFAULT_CHAIN
 
     dataset = Path(args.dataset)
+    if args.clusters < 1:
+        print("facegate fairness evaluate: --clusters must be at least 1", file=sys.stderr)
+        return 2
     try:
         samples = list_samples(dataset, args.identity)
     except (FileNotFoundError, ValueError) as exc:
@@ -123,11 +153,17 @@ def _evaluate(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         max_impostors=args.max_impostors,
         attempted=attempted,
+        compare_options=args.compare_options,
+        clusters=args.clusters,
     )
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_json(report, out / "fairness.json")
-    (out / "fairness.html").write_text(render(report), encoding="utf-8")
+    page = render(report)
+    if "fairer_thresholds" in report:
+        fragment = options_html(report["fairer_thresholds"])
+        page = page.replace("</body>", fragment + "</body>", 1)
+    (out / "fairness.html").write_text(page, encoding="utf-8")
     headline = {
         "report": str(out / "fairness.json"),
         "html": str(out / "fairness.html"),
@@ -136,13 +172,33 @@ def _evaluate(args: argparse.Namespace) -> int:
         "summary": {k: v.get("value") for k, v in report["summary"].items()},
         "limits": report["limits"],
     }
+    options = report.get("fairer_thresholds", {}).get("options", {})
+    if options:
+        headline["options"] = {
+            key: {
+                "fmr": {g: x["fmr"]["value"] for g, x in option["groups"].items()},
+                "fnmr": {g: x["fnmr"]["value"] for g, x in option["groups"].items()},
+                "fmr_max_geomean": option["summary"]["fmr_max_geomean"].get("value"),
+            }
+            for key, option in options.items()
+        }
     if args.json:
         print(json.dumps(headline))
     else:
         stderr.print(f"wrote {out / 'fairness.html'} and {out / 'fairness.json'}")
         for name, value in headline["summary"].items():
             print(f"{name} = {'undefined' if value is None else f'{value:.4g}'}")
+        for key, option in headline.get("options", {}).items():
+            rates = ", ".join(
+                f"{g} FMR {_num(option['fmr'][g])} FNMR {_num(option['fnmr'][g])}"
+                for g in option["fmr"]
+            )
+            print(f"{key} (held-out half): {rates}")
     return 0
+
+
+def _num(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.3g}"
 
 
 def _record(args: argparse.Namespace) -> int:

@@ -8,8 +8,13 @@ measure 1e-4); 95, 90 and 80 are where the pooled FMR is 1e-4, 1e-3 and 1e-2 (80
 photo-app default); 50 is the median impostor distance. A match at threshold T means
 similarity >= T, that is distance <= the distance of T. The artifact also tabulates, for a
 range of thresholds, the FMR and FNMR observed on the calibration data pooled and per group,
-so that any threshold corresponds to a stated rate. docs/calibration.md says what the
-shipped artifact rests on.
+so that any threshold corresponds to a stated rate. Artifacts written since the fairness work
+also record, under ``thresholds``, the similarity threshold at pooled FMR 1e-3, 1e-4 and 1e-5
+where the data supports it (facegate.fairness.metrics.threshold_at_fmr and the rule of three),
+each group's FMR at that one global threshold as a ratio to the target, and the worst-group
+threshold (the target met in every group with enough pairs). Older artifacts, the shipped one
+included, lack the field and load unchanged. docs/calibration.md says what the shipped
+artifact rests on.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ ANCHOR_RULES: tuple[tuple[float, str, float], ...] = (
     (50.0, "pooled", 0.5),
 )
 TABLE_THRESHOLDS: tuple[float, ...] = (50, 60, 70, 75, 80, 85, 90, 95, 97, 98, 99, 99.5)
+# Target FMRs whose global similarity thresholds the artifact records (where supported).
+THRESHOLD_TARGETS: tuple[float, ...] = (1e-3, 1e-4, 1e-5)
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,15 @@ class Calibration:
         xs = np.array([a[0] for a in self.anchors])
         ys = np.array([a[1] for a in self.anchors])
         return float(np.interp(-similarity, -ys, xs))
+
+    def threshold_at(self, target_fmr: float) -> float | None:
+        """The similarity threshold the artifact records for a pooled target FMR, or ``None``
+        where its data could not support the target or the artifact predates the field."""
+        for entry in self.document.get("thresholds", ()):
+            if math.isclose(float(entry["target_fmr"]), target_fmr, rel_tol=1e-9):
+                value = entry.get("similarity")
+                return None if value is None else float(value)
+        return None
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> Calibration:
@@ -222,4 +238,92 @@ def compute_calibration(
             row["worst_group"] = {"group": worst, "fmr": fmrs[worst]}
         table.append(row)
     document["table"] = table
+    document["thresholds"] = threshold_entries(cal, dist, genuine, per_group)
     return document
+
+
+def threshold_entries(
+    cal: Calibration,
+    dist: np.ndarray,
+    genuine: np.ndarray,
+    per_group: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    targets: Sequence[float] = THRESHOLD_TARGETS,
+) -> list[dict[str, Any]]:
+    """For each target FMR: the global similarity threshold from the pooled impostors (only
+    where the data supports the target: at least 3 / target impostor pairs), each group's
+    same-group FMR and FNMR at that one threshold with the ratio FMR / target (the threshold is
+    not changed for any group), and the worst-group threshold as an option.
+
+    ``per_group`` maps each group to its (genuine, same-group impostor) distances.
+    """
+    from facegate.fairness import metrics as fm
+    from facegate.fairness.normalization import worst_group_threshold
+
+    impostor = np.asarray(cal.similarity(dist[~genuine]), dtype=float).reshape(-1)
+    groups = {
+        g: (
+            np.asarray(cal.similarity(gen), dtype=float).reshape(-1),
+            np.asarray(cal.similarity(imp), dtype=float).reshape(-1),
+        )
+        for g, (gen, imp) in per_group.items()
+    }
+    entries = []
+    for target in targets:
+        choice = fm.threshold_at_fmr(impostor, target)
+        entry: dict[str, Any] = {
+            "target_fmr": target,
+            "similarity": None,
+            "distance": None,
+            "impostor_pairs": choice.impostors,
+            "false_matches": choice.false_matches,
+            "achieved_fmr": choice.achieved_fmr,
+            "reachable": choice.reachable,
+            "supported": choice.supported,
+            "reason": choice.reason,
+            "note": choice.note,
+        }
+        entries.append(entry)
+        if not choice.supported or choice.threshold is None:
+            entry["insufficient_data"] = True
+            continue
+        threshold = choice.threshold
+        entry["similarity"] = threshold
+        entry["distance"] = round(cal.distance_for(threshold), 6)
+        drift = {}
+        for g, (gen, imp) in groups.items():
+            fmr = fm.Rate(int(np.sum(imp >= threshold)), len(imp))
+            fnmr = fm.Rate(int(np.sum(gen < threshold)), len(gen))
+            support = fm.data_support(fmr, target)
+            interval = fm.wilson_interval(fmr.errors, fmr.trials)
+            drift[g] = {
+                "fmr": fmr.value,
+                "false_matches": fmr.errors,
+                "impostor_pairs": fmr.trials,
+                "ratio_to_target": None if fmr.value is None else fmr.value / target,
+                "ratio_interval": (
+                    None
+                    if interval.low is None or interval.high is None
+                    else [interval.low / target, interval.high / target]
+                ),
+                "fnmr": fnmr.value,
+                "genuine_pairs": fnmr.trials,
+                "supported": support.supported,
+                "reason": support.reason,
+            }
+        entry["groups"] = drift
+        if groups:
+            worst = worst_group_threshold(
+                impostor, {g: imp for g, (_, imp) in groups.items()}, target
+            )
+            entry["worst_group_threshold"] = {
+                "similarity": worst.threshold,
+                "distance": (
+                    None if worst.threshold is None else round(cal.distance_for(worst.threshold), 6)
+                ),
+                "decided_by": worst.decided_by,
+                "used": list(worst.used),
+                "unsupported": list(worst.unsupported),
+                "insufficient": dict(worst.insufficient),
+                "note": worst.note,
+            }
+    return entries
