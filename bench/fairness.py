@@ -54,8 +54,9 @@ def run(dataset: Path, data_dir: Path, out: Path, workers: int) -> tuple[float, 
         env={**os.environ, "FACEGATE_DATA_DIR": str(data_dir)},
         capture_output=True,
         text=True,
-        check=True,
     )
+    if done.returncode != 0:
+        raise SystemExit(f"fairness evaluate failed ({done.returncode}):\n{done.stderr}")
     return time.perf_counter() - started, json.loads(done.stdout)
 
 
@@ -64,9 +65,17 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--output", type=Path, default=ROOT / "results" / "fairness.json")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="keep the embedding cache here (default: a temporary directory; then 'cold' is "
+        "really cold)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        data_dir, out = Path(tmp) / "data", Path(tmp) / "report"
+        data_dir = args.cache_dir or Path(tmp) / "data"
+        out = Path(tmp) / "report"
         cold, headline = run(args.dataset, data_dir, out, args.workers)
         warm, _ = run(args.dataset, data_dir, out / "warm", args.workers)
         report = json.loads((out / "fairness.json").read_text())

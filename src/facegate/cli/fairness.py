@@ -59,25 +59,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--by", default=None, help="who records it (default cli:<login>)")
     p.add_argument("--json", action="store_true")
-    _calibrate_options(sub)
     try:
         from facegate.fairness import summarize
     except ImportError:  # pragma: no cover - summarize ships with the package
         return
     summarize.add_parser(actions)
-
-
-def _calibrate_options(sub: argparse._SubParsersAction) -> None:
-    """``facegate calibrate --per-group``: the calibrate parser is built in cli/main.py; its
-    fairness option is added here, once (left alone if main.py already defines it)."""
-    calibrate = sub.choices.get("calibrate")
-    if calibrate is None or "--per-group" in calibrate._option_string_actions:
-        return
-    calibrate.add_argument(
-        "--per-group",
-        action="store_true",
-        help="show how far each group's FMR drifts from each target at the global threshold",
-    )
 
 
 def run(args: argparse.Namespace) -> int:

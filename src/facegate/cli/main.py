@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", metavar="FILE", default="calibration.json")
     p.add_argument(
+        "--per-group",
+        action="store_true",
+        help="show how far each group's FMR drifts from each target at the global threshold",
+    )
+    p.add_argument(
         "--quality-filter",
         default="AUTO",
         choices=("NONE", "AUTO", "LOW", "MEDIUM", "HIGH"),
