@@ -18,7 +18,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from facegate.audit.tables import AuditHead, AuditRecord
@@ -93,12 +93,22 @@ def fields_of(record: AuditRecord) -> dict[str, Any]:
     return {name: getattr(record, name) for name in HASHED_FIELDS}
 
 
+_HEADS = AuditHead.__table__
+_RECORDS = AuditRecord.__table__
+# Core statements, built once: the append path runs on every request.
+_READ_HEAD = select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.id == 1)
+_READ_HEAD_LOCKED = _READ_HEAD.with_for_update()
+_MOVE_HEAD = (
+    update(_HEADS)
+    .where(_HEADS.c.id == 1, _HEADS.c.seq == bindparam("b_old"))
+    .values(seq=bindparam("b_new"), hash=bindparam("b_hash"))
+)
+_INSERT_RECORD = insert(_RECORDS)
+
+
 def head(s: Session, *, lock: bool = False) -> tuple[int, str]:
     """The chain's (last seq, last hash); (0, GENESIS) for an empty log."""
-    query = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
-    if lock:
-        query = query.with_for_update()
-    row = s.execute(query).first()
+    row = s.connection().execute(_READ_HEAD_LOCKED if lock else _READ_HEAD).first()
     if row is None:  # created by migration 0003; its absence is damage, not an empty log
         raise ChainConflict("The audit log's head row is missing.")
     return int(row[0]), row[1]
@@ -110,18 +120,16 @@ def append(s: Session, values: dict[str, Any]) -> tuple[int, str]:
     Returns (seq, hash). The caller commits; until then nothing is visible, and a rollback
     takes the record with the change it describes.
     """
+    connection = s.connection()  # Core on the session's transaction: no ORM work per record
     for _ in range(APPEND_ATTEMPTS):
         seq, prev = head(s, lock=True)
         digest = record_hash(prev, values)
-        moved = s.execute(
-            update(AuditHead)
-            .where(AuditHead.id == 1, AuditHead.seq == seq)
-            .values(seq=seq + 1, hash=digest)
-            .execution_options(synchronize_session=False)
+        moved = connection.execute(
+            _MOVE_HEAD, {"b_old": seq, "b_new": seq + 1, "b_hash": digest}
         ).rowcount
         if moved == 1:
-            s.execute(
-                insert(AuditRecord).values(seq=seq + 1, prev_hash=prev, hash=digest, **values)
+            connection.execute(
+                _INSERT_RECORD, {**values, "seq": seq + 1, "prev_hash": prev, "hash": digest}
             )
             return seq + 1, digest
     raise ChainConflict("The audit log's head kept moving; the record was not written.")

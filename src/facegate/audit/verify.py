@@ -204,20 +204,29 @@ def verify_rows(
 
 
 def _db_rows(sessions: sessionmaker[Session]) -> Iterator[Row]:
+    """Every record in sequence order, read in batches as plain rows (no ORM objects)."""
+    table = AuditRecord.__table__
     after = 0
     while True:
         with sessions() as s:
-            batch = s.scalars(
-                select(AuditRecord)
-                .where(AuditRecord.seq > after)
-                .order_by(AuditRecord.seq)
-                .limit(BATCH)
-            ).all()
+            batch = (
+                s.connection()
+                .execute(
+                    select(table).where(table.c.seq > after).order_by(table.c.seq).limit(BATCH)
+                )
+                .mappings()
+                .all()
+            )
         if not batch:
             return
         for record in batch:
-            yield Row(record.seq, record.prev_hash, record.hash, chain.fields_of(record))
-        after = batch[-1].seq
+            yield Row(
+                record["seq"],
+                record["prev_hash"],
+                record["hash"],
+                {name: record[name] for name in chain.HASHED_FIELDS},
+            )
+        after = batch[-1]["seq"]
 
 
 def db_checkpoints(sessions: sessionmaker[Session]) -> list[dict[str, Any]]:
