@@ -676,3 +676,34 @@ def test_the_operator_is_created_even_if_an_organization_came_first(tmp_path):
         assert server.ok("GET", "/organizations")["organizations"]  # operator key works
     finally:
         server.stop()
+
+
+def test_organization_admins_register_their_own_use_cases(server):
+    org = "self-service"
+    server.organization(org, "nonprofit")
+    first = server.use_case(org, "media_archive")
+    server.member(org, "ada", "admin")
+    server.member(org, "abe", "analyst")
+    admin, analyst = server.key(org, first, "ada"), server.key(org, first, "abe")
+    registration = {
+        "purpose": "missing_persons",
+        "description": "search for runaways reported by families",
+        "legal_basis": "consent of the reporting family",
+        "operations": ["identify", "enroll"],
+        "expires": "2099-01-01",
+    }
+    with _rest(server, analyst, {}) as api:
+        refused = api.post("/use-cases", json=registration)
+    assert refused.status_code == 403 and refused.json()["error"]["rules"] == ["ORG-ADMIN"]
+    with _rest(server, admin, {}) as api:
+        made = api.post("/use-cases", json=registration)
+        assert made.status_code == 201, made.text
+        assert made.json()["status"] == "pending" and made.json()["registered_by"] == "ada"
+        other = api.post("/use-cases", json={**registration, "organization": "shop"})
+        assert other.status_code == 400
+    server.ok(
+        "POST", f"/use-cases/{made.json()['id']}/decision", {"decision": "approve", "reason": "ok"}
+    )
+    with _rest(server, admin, {}) as api:
+        listed = {u["id"]: u["status"] for u in api.get("/use-cases").json()["use_cases"]}
+    assert listed == {first: "approved", made.json()["id"]: "approved"}

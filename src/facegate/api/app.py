@@ -18,6 +18,7 @@ from facegate.api.inference import InferencePool
 from facegate.api.rest import admin as rest_admin
 from facegate.api.rest import audit as rest_audit
 from facegate.api.rest import reviews as rest_reviews
+from facegate.api.rest import usecases as rest_usecases
 from facegate.config import Settings, load_settings
 from facegate.errors import InvalidParameterException, ResourceNotFoundException
 from facegate.gallery.idempotency import Idempotency
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rest_reviews.router)
     app.include_router(rest_admin.router)
     app.include_router(rest_audit.router)
+    app.include_router(rest_usecases.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def unknown_route(request: Request, exc: StarletteHTTPException) -> Response:

@@ -1,0 +1,89 @@
+"""Self-service: an organization's admins register its use cases (``/v1/use-cases``).
+
+A registration is pending until the operator approves it (``facegate usecase approve`` or
+``/v1/admin/use-cases/{id}/decision``); the ORG-ADMIN policy lets only keys held by the
+organization's admins register or list. Every request is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from facegate.api.rest.admin import NewUseCase
+from facegate.api.rest.bodies import services_of
+from facegate.api.rest.errors import RestRoute
+from facegate.api.rest.openapi import ERROR_RESPONSES
+from facegate.api.rest.routes import CallerDep
+from facegate.audit.log import Recorder, entry_for
+from facegate.errors import FacegateError, InvalidParameterException
+from facegate.policy.administration import parse_instant
+from facegate.policy.point import Question, Resource
+from facegate.policy.registry import Principal
+
+router = APIRouter(prefix="/v1/use-cases", route_class=RestRoute, responses=ERROR_RESPONSES)
+
+
+class Registration(NewUseCase):
+    organization: str = ""  # always the caller's own; a different name is refused
+
+
+def _act(request: Request, caller: Principal, operation: str, work) -> Any:
+    services = services_of(request)
+    entry = entry_for(caller, operation, resource="use-cases", request_id=request.state.request_id)
+    recorder = Recorder(services.audit, entry)
+    failed = False
+    try:
+        question = Question(
+            operation, Resource("Account", "account", caller.organization_id, caller.organization)
+        )
+        decision = services.point.decide(caller, question)
+        entry.policy_version, entry.policies = decision.version, decision.policies
+        if not decision.allowed:
+            assert decision.error is not None
+            raise decision.error
+        entry.decision = "allow"
+        return work(recorder)
+    except FacegateError as error:
+        failed = True
+        entry.decision = "error" if entry.decision == "allow" else "deny"
+        entry.error_type, entry.reasons = error.type_name, error.message
+        raise
+    finally:
+        recorder.finish(failed and recorder.done)
+
+
+@router.post(
+    "",
+    status_code=201,
+    tags=["use cases"],
+    summary="Register a use case (organization admins)",
+    description="Registers a use case of your own organization; it is pending until the "
+    "operator approves it. Same body as the admin API (`organization` may be left out).",
+)
+async def register(request: Request, caller: CallerDep, body: Registration) -> dict[str, Any]:
+    if body.organization and body.organization != caller.organization:
+        raise InvalidParameterException("You can register use cases of your own organization.")
+    services = services_of(request)
+    fields = body.model_dump(exclude={"organization", "expires"})
+    fields["expires"] = parse_instant(body.expires, "expires")
+    by = caller.member or f"key:{caller.access_key_id}"
+
+    def work(record: Recorder) -> dict[str, Any]:
+        return services.registry.register_use_case(
+            caller.organization, registered_by=by, record=record, **fields
+        )
+
+    return await asyncio.to_thread(_act, request, caller, "RegisterUseCase", work)
+
+
+@router.get("", tags=["use cases"], summary="Your organization's use cases")
+async def listing(request: Request, caller: CallerDep) -> dict[str, Any]:
+    services = services_of(request)
+
+    def work(_record: Recorder) -> dict[str, Any]:
+        return {"use_cases": services.registry.use_cases(caller.organization)}
+
+    return await asyncio.to_thread(_act, request, caller, "ListUseCases", work)
