@@ -18,15 +18,15 @@ from fastapi.responses import Response
 
 from facegate.api.rest.bodies import services_of
 from facegate.api.rest.errors import RestRoute
+from facegate.api.rest.guard import guarded
 from facegate.api.rest.openapi import ERROR_RESPONSES
 from facegate.api.rest.routes import CallerDep
 from facegate.audit.export import export, record_dict
-from facegate.audit.log import Recorder, entry_for
+from facegate.audit.log import Recorder
 from facegate.audit.tables import AuditRecord
 from facegate.audit.verify import verify_database
-from facegate.errors import FacegateError, InvalidParameterException
+from facegate.errors import InvalidParameterException
 from facegate.policy.administration import parse_instant
-from facegate.policy.point import Question, Resource
 from facegate.policy.registry import Principal
 
 router = APIRouter(prefix="/v1/audit", route_class=RestRoute, responses=ERROR_RESPONSES)
@@ -35,30 +35,15 @@ Instant = Annotated[str | None, Query(description="ISO 8601 date or date-time (U
 
 
 def _guarded(request: Request, caller: Principal, operation: str, work) -> Any:
-    """Ask the policies, run ``work()`` and record the read."""
-    services = services_of(request)
-    entry = entry_for(caller, operation, resource="audit", request_id=request.state.request_id)
-    recorder = Recorder(services.audit, entry)
-    try:
-        question = Question(
-            operation, Resource("Account", "audit", caller.organization_id, caller.organization)
-        )
-        decision = services.point.decide(caller, question)
-        entry.policy_version, entry.policies = decision.version, decision.policies
-        if not decision.allowed:
-            assert decision.error is not None
-            raise decision.error
-        entry.decision = "allow"
+    """Ask the policies, run ``work()`` and record the read (with how many records it read)."""
+
+    def counted(record: Recorder) -> Any:
         result = work()
         if isinstance(result, dict) and "Records" in result:
-            entry.result_count = len(result["Records"])
+            record.entry.result_count = len(result["Records"])
         return result
-    except FacegateError as error:
-        entry.decision = "deny" if entry.decision != "allow" else "error"
-        entry.error_type, entry.reasons = error.type_name, error.message
-        raise
-    finally:
-        recorder.finish()
+
+    return guarded(request, caller, operation, counted, resource="audit")
 
 
 def _instant(value: str | None, name: str) -> datetime | None:

@@ -15,44 +15,18 @@ from fastapi import APIRouter, Request
 from facegate.api.rest.admin import NewUseCase
 from facegate.api.rest.bodies import services_of
 from facegate.api.rest.errors import RestRoute
+from facegate.api.rest.guard import guarded
 from facegate.api.rest.openapi import ERROR_RESPONSES
 from facegate.api.rest.routes import CallerDep
-from facegate.audit.log import Recorder, entry_for
-from facegate.errors import FacegateError, InvalidParameterException
+from facegate.audit.log import Recorder
+from facegate.errors import InvalidParameterException
 from facegate.policy.administration import parse_instant
-from facegate.policy.point import Question, Resource
-from facegate.policy.registry import Principal
 
 router = APIRouter(prefix="/v1/use-cases", route_class=RestRoute, responses=ERROR_RESPONSES)
 
 
 class Registration(NewUseCase):
     organization: str = ""  # always the caller's own; a different name is refused
-
-
-def _act(request: Request, caller: Principal, operation: str, work) -> Any:
-    services = services_of(request)
-    entry = entry_for(caller, operation, resource="use-cases", request_id=request.state.request_id)
-    recorder = Recorder(services.audit, entry)
-    failed = False
-    try:
-        question = Question(
-            operation, Resource("Account", "account", caller.organization_id, caller.organization)
-        )
-        decision = services.point.decide(caller, question)
-        entry.policy_version, entry.policies = decision.version, decision.policies
-        if not decision.allowed:
-            assert decision.error is not None
-            raise decision.error
-        entry.decision = "allow"
-        return work(recorder)
-    except FacegateError as error:
-        failed = True
-        entry.decision = "error" if entry.decision == "allow" else "deny"
-        entry.error_type, entry.reasons = error.type_name, error.message
-        raise
-    finally:
-        recorder.finish(failed and recorder.done)
 
 
 @router.post(
@@ -76,7 +50,7 @@ async def register(request: Request, caller: CallerDep, body: Registration) -> d
             caller.organization, registered_by=by, record=record, **fields
         )
 
-    return await asyncio.to_thread(_act, request, caller, "RegisterUseCase", work)
+    return await asyncio.to_thread(guarded, request, caller, "RegisterUseCase", work, "use-cases")
 
 
 @router.get("", tags=["use cases"], summary="Your organization's use cases")
@@ -86,4 +60,4 @@ async def listing(request: Request, caller: CallerDep) -> dict[str, Any]:
     def work(_record: Recorder) -> dict[str, Any]:
         return {"use_cases": services.registry.use_cases(caller.organization)}
 
-    return await asyncio.to_thread(_act, request, caller, "ListUseCases", work)
+    return await asyncio.to_thread(guarded, request, caller, "ListUseCases", work, "use-cases")
