@@ -265,6 +265,8 @@ async def execute(
             )
         run = shaped(operation, params, decision, question)
         body = await OPERATIONS[operation](run, ctx)
+        if operation not in IDENTIFY:  # a search's record is written with its review, below
+            recorder.answer = body
         review_id = None
         if operation in IDENTIFY:
             body, review_id = await asyncio.to_thread(

@@ -179,6 +179,9 @@ class Recorder:
         self.done = False
         # Other writes that belong with the record (a search's usage counts).
         self.also: list[Callable[[Session], None]] = []
+        # The answer of a request that changed nothing (a read, a repeated IndexFaces): what
+        # :meth:`finish` records it returned.
+        self.answer: dict[str, Any] | None = None
 
     def _latency(self) -> None:
         self.entry.latency_ms = round((time.perf_counter() - self.started) * 1000, 3)
@@ -203,6 +206,8 @@ class Recorder:
         first = not self.done
         if self.done:
             self.entry.decision = "error"
+        elif self.fill is not None and self.answer is not None:
+            self.fill(self.entry, self.answer)
         self._latency()
         with self.audit.sessions.begin() as s:
             if first:
