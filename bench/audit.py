@@ -25,10 +25,6 @@ unreachable) it measures:
    deciding policies, thresholds, 5 face ids, request id, latency, a small detail), the
    AuditLog signs a checkpoint every 1000 records (the default), so signing is included at
    its natural rate (the checkpoint appends are also listed on their own).
-   Two what-if scenarios run interleaved with them (``--no-what-if`` skips them; they are
-   reported apart and not judged): the same SQL as ``chain.append`` with Core statements
-   built once and the values as parameters (``CoreAppend`` below), in a state change's
-   transaction and in its own, to show how much of the cost is statement building.
    A concurrent run follows: ``--threads`` threads each appending in their own transactions
    for ``--concurrent-seconds``: throughput, p50/p99, errors, and ``verify_database`` after.
 
@@ -42,12 +38,14 @@ unreachable) it measures:
    reads in batches, every hash recomputed, every checkpoint signature checked),
    ``export_file`` of the whole log and ``verify_export`` of that file, each with the peak
    RSS during it (``VmHWM`` reset through ``/proc/self/clear_refs`` before each phase). A
-   breakdown on a sample of records shows where verification time goes (ORM reads, Core
-   reads, canonical encoding, SHA-256, signatures). On PostgreSQL the build stops at 100,000
-   records if the first 100,000 project a 1M build over ``--pg-build-budget`` seconds; the
-   output says which size was measured. PostgreSQL gets ``VACUUM ANALYZE`` after the build
-   (what autovacuum would have done to a log that grew over months); both databases are
-   read warm (the build leaves them in the page cache: nothing is dropped).
+   breakdown on a sample of records shows where verification time goes (the rows as
+   ``verify_database`` reads them, the same rows as ORM objects and as Core tuples for
+   comparison, canonical encoding, SHA-256, the walk, checkpoint signatures). On PostgreSQL
+   the build stops at 100,000 records if the first 100,000 project a 1M build over
+   ``--pg-build-budget`` seconds; the output says which size was measured. PostgreSQL gets
+   ``VACUUM ANALYZE`` after the build (what autovacuum would have done to a log that grew
+   over months); both databases are read warm (the build leaves them in the page cache:
+   nothing is dropped).
 
 Targets: under 1 ms added per request (in a state change's transaction: the mean and the
 p99 difference; in a transaction of its own: the p99), on each database; verifying a million
@@ -55,7 +53,7 @@ records in under 60 s. The machine's load average is recorded; ``machine_busy`` 
 the 1-minute average was above 1.5 at the start or the end (other processes then competed for
 the two CPUs, which inflates wall-time tails; the cpu_* figures are the thread's own CPU time).
 
-Run it (about 12 minutes on 2 cores):
+Run it (about 9 minutes on 2 idle cores, 14 on busy ones):
 
     .venv/bin/python bench/audit.py                    # writes bench/results/audit.json
     .venv/bin/python bench/audit.py --records 100000 --appends 1000 --output PATH
@@ -100,7 +98,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    bindparam,
     create_engine,
     insert,
     select,
@@ -413,47 +410,6 @@ class Samples:
     checkpoint_wall: list[int] = field(default_factory=list)
 
 
-class CoreAppend:
-    """What-if, not facegate's code: ``chain.append``'s SQL with statements built once.
-
-    The same head read (``FOR UPDATE``), compare-and-set and insert, on the tables rather than
-    the ORM entities and with the values as parameters (``chain.append`` builds
-    ``insert(AuditRecord).values(**values)`` per call, which SQLAlchemy coerces and keys
-    for its cache on every call). It extends the same chain and signs checkpoints at the same
-    rate through the AuditLog, so the log still verifies.
-    """
-
-    def __init__(self, audit: AuditLog):
-        self.audit = audit
-        heads, records = AuditHead.__table__, AuditRecord.__table__
-        self.head = select(heads.c.seq, heads.c.hash).where(heads.c.id == 1).with_for_update()
-        self.move = (
-            update(heads)
-            .where(heads.c.id == 1, heads.c.seq == bindparam("old_seq"))
-            .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
-        )
-        self.insert = insert(records)
-
-    def __call__(self, entry: Entry, session: Session | None = None) -> int:
-        if session is None:
-            with self.audit.sessions.begin() as s:
-                return self(entry, s)
-        values = values_of(entry, datetime.datetime.now(datetime.UTC))
-        connection = session.connection()
-        for _ in range(chain.APPEND_ATTEMPTS):
-            seq, prev = connection.execute(self.head).one()
-            digest = chain.record_hash(prev, values)
-            params = {"old_seq": seq, "new_seq": seq + 1, "new_hash": digest}
-            if connection.execute(self.move, params).rowcount == 1:
-                connection.execute(
-                    self.insert, {**values, "seq": seq + 1, "prev_hash": prev, "hash": digest}
-                )
-                if (seq + 1) % self.audit.checkpoint_every == 0:
-                    self.audit._sign(session, seq + 1, digest)
-                return seq + 1
-        raise chain.ChainConflict("what-if append: the head kept moving")
-
-
 def added(without: Samples, with_: Samples) -> dict[str, float]:
     """with minus without: means (and the standard error), p50s, p99s; the call alone."""
     a = np.asarray(without.wall, dtype=np.float64) / 1e6
@@ -479,7 +435,6 @@ def latency_run(
 ) -> tuple[AuditLog, dict[str, Any]]:
     """Scenarios tx_without, tx_with and own_tx (and the what-ifs), interleaved in blocks."""
     audit = AuditLog(sessions, signer)  # checkpoint_every: the default, 1000
-    core = CoreAppend(audit)
     table = scratch_table(sessions.kw["bind"])
     rng = random.Random(5)
     counter = itertools.count()
@@ -521,9 +476,6 @@ def latency_run(
         "tx_with": (lambda out: tx(lambda e, s: audit.append(e, session=s), out), Samples()),
         "own_tx": (lambda out: own(audit.append, out), Samples()),
     }
-    if args.what_if:
-        scenarios["whatif_tx_with_core"] = (lambda out: tx(core, out), Samples())
-        scenarios["whatif_own_tx_core"] = (lambda out: own(core, out), Samples())
     for run, _ in scenarios.values():
         for _ in range(args.warmup):
             run(None)
@@ -547,16 +499,6 @@ def latency_run(
     results["own_transaction_added"] = {
         key: results["own_tx"][key] for key in ("p50_ms", "p99_ms", "mean_ms")
     }
-    if args.what_if:
-        results["what_if_prebuilt_core_statements"] = {
-            "note": "not facegate's code and not judged: chain.append's SQL (FOR UPDATE head "
-            "read, compare-and-set, insert) with Core statements built once and the values "
-            "passed as parameters (see CoreAppend in bench/audit.py); same records, same chain",
-            "in_transaction_added": added(samples["tx_without"], samples["whatif_tx_with_core"]),
-            "own_transaction_added": {
-                key: results["whatif_own_tx_core"][key] for key in ("p50_ms", "p99_ms", "mean_ms")
-            },
-        }
     report, phase = timed("verify", lambda: verify.verify_database(sessions, signer.public_pem))
     results["verify_after"] = {
         "ok": report.ok,
@@ -734,8 +676,25 @@ def breakdown(
     gc.collect()
     t0 = time.perf_counter()
     rows = list(itertools.islice(verify._db_rows(sessions), sample))
-    orm_s = time.perf_counter() - t0
+    db_rows_s = time.perf_counter() - t0
     n = len(rows)
+
+    t0 = time.perf_counter()
+    after, read = 0, 0
+    while read < n:
+        with sessions() as s:
+            objects = s.scalars(
+                select(AuditRecord)
+                .where(AuditRecord.seq > after)
+                .order_by(AuditRecord.seq)
+                .limit(verify.BATCH)
+            ).all()
+            fields = [chain.fields_of(o) for o in objects]
+        if not objects:
+            break
+        read += len(fields)
+        after = objects[-1].seq
+    orm_s = time.perf_counter() - t0
 
     columns = [AuditRecord.seq, AuditRecord.prev_hash, AuditRecord.hash] + [
         getattr(AuditRecord, name) for name in chain.HASHED_FIELDS
@@ -787,12 +746,13 @@ def breakdown(
     def per(seconds: float) -> float:
         return round(seconds / max(n, 1) * 1e6, 2)
 
-    orm_us, hash_us = per(orm_s), per(record_hash_s)
+    read_us, hash_us = per(db_rows_s), per(record_hash_s)
     return {
         "sample_records": n,
         "per_record_us": {
-            "orm_read_as_verify_reads": orm_us,
-            "core_read_same_columns": per(core_s),
+            "read_as_verify_database_reads": read_us,
+            "orm_objects_same_rows": per(orm_s),
+            "core_tuples_same_rows": per(core_s),
             "canonical_encoding": per(canonical_s),
             "sha256": per(sha_s),
             "record_hash_total": hash_us,
@@ -806,7 +766,7 @@ def breakdown(
         },
         "projected_for_log_s": {
             "records": total_records,
-            "orm_read": round(orm_us * total_records / 1e6, 1),
+            "read": round(read_us * total_records / 1e6, 1),
             "record_hash": round(hash_us * total_records / 1e6, 1),
             "walk_incl_hash": round(per(walk_s) * total_records / 1e6, 1),
         },
@@ -1001,21 +961,7 @@ def summary_table(results: dict[str, dict[str, Any]]) -> str:
                 f"{name:<11} {label:<26} {s['p50_ms']:>8.3f} {s['p99_ms']:>8.3f} "
                 f"{s['p99_9_ms']:>8.3f} {s['mean_ms']:>8.3f} {cpu} {s['n']:>6}"
             )
-        if "whatif_tx_with_core" in lat:
-            rows = [
-                ("what-if tx_with, Core", lat["whatif_tx_with_core"]),
-                ("what-if own_tx, Core", lat["whatif_own_tx_core"]),
-            ]
-            for label, s in rows:
-                lines.append(
-                    f"{name:<11} {label:<26} {s['p50_ms']:>8.3f} {s['p99_ms']:>8.3f} "
-                    f"{s['p99_9_ms']:>8.3f} {s['mean_ms']:>8.3f} {s['cpu_p50_ms']:>7.3f} "
-                    f"{s['n']:>6}"
-                )
         differences = [("added in tx (with-without)", lat["in_transaction_added"])]
-        if "what_if_prebuilt_core_statements" in lat:
-            what_if = lat["what_if_prebuilt_core_statements"]["in_transaction_added"]
-            differences.append(("what-if added in tx, Core", what_if))
         for label, d in differences:
             lines.append(
                 f"{name:<11} {label:<26} {d['p50_ms']:>8.3f} {d['p99_ms']:>8.3f} {'':>8} "
@@ -1049,9 +995,10 @@ def summary_table(results: dict[str, dict[str, Any]]) -> str:
         )
         per = m["verify_breakdown"]["per_record_us"]
         lines.append(
-            f"{'':<11} per record (us): ORM read {per['orm_read_as_verify_reads']}, Core read "
-            f"{per['core_read_same_columns']}, canonical {per['canonical_encoding']}, sha256 "
-            f"{per['sha256']}, walk incl. hash {per['verify_rows_walk_incl_hash']}"
+            f"{'':<11} per record (us): read {per['read_as_verify_database_reads']} (as ORM "
+            f"objects {per['orm_objects_same_rows']}, Core tuples {per['core_tuples_same_rows']}), "
+            f"canonical {per['canonical_encoding']}, sha256 {per['sha256']}, walk incl. hash "
+            f"{per['verify_rows_walk_incl_hash']}"
         )
     return "\n".join(lines)
 
@@ -1075,12 +1022,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--tail-appends", type=int, default=1_000)
     p.add_argument("--breakdown-sample", type=int, default=100_000)
-    p.add_argument(
-        "--no-what-if",
-        dest="what_if",
-        action="store_false",
-        help="skip the what-if scenarios (chain.append's SQL with prebuilt Core statements)",
-    )
     p.add_argument("--postgres-url", default=POSTGRES_ADMIN_URL)
     p.add_argument("--skip-postgres", action="store_true")
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
