@@ -9,7 +9,7 @@ implementation of docs/audit.md) checks it without the server.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -25,12 +25,15 @@ from facegate.audit.verify import BATCH
 FORMAT = "facegate-audit-export/1"
 
 
-def record_dict(record: AuditRecord) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "record", "seq": record.seq}
-    for name, value in chain.fields_of(record).items():
+def record_dict(record: Any) -> dict[str, Any]:
+    """An export line for a record (an ORM object or a plain row mapping)."""
+    get = record.__getitem__ if isinstance(record, Mapping) else record.__getattribute__
+    out: dict[str, Any] = {"type": "record", "seq": get("seq")}
+    for name in chain.HASHED_FIELDS:
+        value = get(name)
         out[name] = chain.timestamp(value) if isinstance(value, datetime) else value
-    out["prev_hash"] = record.prev_hash
-    out["hash"] = record.hash
+    out["prev_hash"] = get("prev_hash")
+    out["hash"] = get("hash")
     return out
 
 
@@ -39,22 +42,26 @@ def _records(
     since: datetime | None,
     until: datetime | None,
     organization: str | None,
-) -> Iterator[AuditRecord]:
+) -> Iterator[Mapping[str, Any]]:
+    """The records to export, in sequence order, read in batches as plain rows."""
+    table = AuditRecord.__table__
     after = 0
     while True:
+        query = select(table).where(table.c.seq > after)
+        if since is not None:
+            query = query.where(table.c.at >= since)
+        if until is not None:
+            query = query.where(table.c.at < until)
+        if organization is not None:
+            query = query.where(table.c.organization == organization)
         with sessions() as s:
-            query = select(AuditRecord).where(AuditRecord.seq > after)
-            if since is not None:
-                query = query.where(AuditRecord.at >= since)
-            if until is not None:
-                query = query.where(AuditRecord.at < until)
-            if organization is not None:
-                query = query.where(AuditRecord.organization == organization)
-            batch = s.scalars(query.order_by(AuditRecord.seq).limit(BATCH)).all()
+            batch = (
+                s.connection().execute(query.order_by(table.c.seq).limit(BATCH)).mappings().all()
+            )
         if not batch:
             return
         yield from batch
-        after = batch[-1].seq
+        after = batch[-1]["seq"]
 
 
 def export(
@@ -89,8 +96,8 @@ def export(
     count = 0
     for record in _records(sessions, since, until, organization):
         out.write(json.dumps(record_dict(record), ensure_ascii=False) + "\n")
-        first = record.seq if first is None else first
-        last = record.seq
+        first = record["seq"] if first is None else first
+        last = record["seq"]
         count += 1
     checkpoints = 0
     if first is not None and last is not None:

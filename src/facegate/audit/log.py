@@ -80,7 +80,8 @@ def values_of(entry: Entry, at: datetime) -> dict[str, Any]:
     values["face_ids"] = json.dumps(list(entry.face_ids))
     values["detail"] = json.dumps(entry.detail, sort_keys=True, default=str)
     values["reasons"] = entry.reasons[:4000]
-    values["at"] = at
+    # UTC before it is stored: SQLite keeps the clock time without its offset
+    values["at"] = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
     return values
 
 

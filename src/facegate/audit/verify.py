@@ -15,6 +15,7 @@ export and the public key can check it without the server. The walk goes in sequ
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -94,7 +95,9 @@ def verify_rows(
 ) -> Report:
     """Walk ``rows`` in sequence order (see the module docstring for what is reported)."""
     report = Report()
-    hashes: dict[int, str] = {}
+    checkpoints = list(checkpoints)
+    signed = {int(cp["seq"]) for cp in checkpoints}
+    hashes: dict[int, str] = {}  # only at the checkpoints' numbers: memory stays flat
     window: list[Row] = []  # the last three rows, for classifying a break
     expected_seq, prev_hash = start_seq, start_prev
     pending: Row | None = None  # a row whose classification needs the next one
@@ -107,7 +110,8 @@ def verify_rows(
         if report.first_seq is None:
             report.first_seq = row.seq
         report.last_seq = row.seq
-        hashes[row.seq] = row.hash
+        if row.seq in signed:
+            hashes[row.seq] = row.hash
         if pending is not None:
             before = window[-2] if len(window) >= 2 else None
             base = before.hash if before is not None else start_prev
@@ -190,7 +194,9 @@ def verify_rows(
                 f"The signed checkpoint at record {seq} does not match "
                 "the log: records up to it were altered and the chain recomputed.",
             )
-    if head is not None and (head[0] != last or (last and head[1] != prev_hash)):
+    # (after a break the walk stops following the chain, so the head says nothing more)
+    intact = not report.findings
+    if intact and head is not None and (head[0] != last or (last and head[1] != prev_hash)):
         finding(
             min(head[0], last) + 1,
             "truncated",
@@ -253,30 +259,40 @@ def verify_database(sessions: sessionmaker[Session], public_pem: str) -> Report:
 # --- from an export --------------------------------------------------------------------------
 
 
-def read_export(path: Path) -> tuple[dict[str, Any], list[Row], list[dict[str, Any]]]:
-    """(header, records, checkpoints) of an export written by facegate.audit.export."""
-    header: dict[str, Any] = {}
-    rows: list[Row] = []
-    checkpoints: list[dict[str, Any]] = []
+def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
             try:
-                item = json.loads(line)
+                yield number, json.loads(line)
             except json.JSONDecodeError:
                 raise ValueError(f"{path}:{number} is not JSON.") from None
-            kind = item.get("type")
-            if kind == "header":
-                header = item
-            elif kind == "record":
-                fields = {name: item.get(name) for name in chain.HASHED_FIELDS}
-                rows.append(Row(int(item["seq"]), item["prev_hash"], item["hash"], fields))
-            elif kind == "checkpoint":
-                checkpoints.append(item)
+
+
+def _export_rows(path: Path) -> Iterator[Row]:
+    for _, item in _lines(path):
+        if item.get("type") == "record":
+            fields = {name: item.get(name) for name in chain.HASHED_FIELDS}
+            yield Row(int(item["seq"]), item["prev_hash"], item["hash"], fields)
+
+
+def read_export(path: Path) -> tuple[dict[str, Any], Iterator[Row], list[dict[str, Any]]]:
+    """(header, records, checkpoints) of an export written by facegate.audit.export.
+
+    The records are read lazily (a second pass over the file), so memory stays flat however
+    long the export is."""
+    header: dict[str, Any] = {}
+    checkpoints: list[dict[str, Any]] = []
+    for _, item in _lines(path):
+        kind = item.get("type")
+        if kind == "header":
+            header = item
+        elif kind == "checkpoint":
+            checkpoints.append(item)
     if not header:
         raise ValueError(f"{path} has no header line: it is not a facegate audit export.")
-    return header, rows, checkpoints
+    return header, _export_rows(path), checkpoints
 
 
 def verify_selection(rows: Iterable[Row]) -> Report:
@@ -303,11 +319,13 @@ def verify_export(path: Path, public_pem: str | None = None) -> Report:
     header, rows, checkpoints = read_export(path)
     if header.get("partial"):
         return verify_selection(rows)
-    first = rows[0] if rows else None
+    first = next(rows, None)
+    if first is None:
+        return verify_rows([], checkpoints, public_pem or header.get("public_key"))
     return verify_rows(
-        rows,
+        itertools.chain([first], rows),
         checkpoints,
         public_pem or header.get("public_key"),
-        start_prev=first.prev_hash if first else chain.GENESIS,
-        start_seq=first.seq if first else 1,
+        start_prev=first.prev_hash,
+        start_seq=first.seq,
     )
