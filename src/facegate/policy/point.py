@@ -322,7 +322,12 @@ class DecisionPoint:
 
     def _decide(self, p: Principal, q: Question, now: datetime) -> Decision:
         usage = self.counters.usage(p.use_case_id, now)
-        main, floor, review = self._ask(p, q, now, usage)
+        return self._conclude(p, q, now, *self._ask(p, q, now, usage))
+
+    def _conclude(
+        self, p: Principal, q: Question, now: datetime, main: Any, floor: Any, review: Any
+    ) -> Decision:
+        """The decision from Cedar's answers to the operation and the shaping questions."""
         base = {"operation": q.operation, "version": self.version, "at": now}
         evaluation_errors = [
             *main.errors,
@@ -383,8 +388,8 @@ class DecisionPoint:
         """Which policies allow or deny ``q`` for ``p``, without running or counting it."""
         now = at or self.clock()
         usage = self.counters.usage(p.use_case_id, now)
-        decision = self._decide(p, q, now)
         main, floor, review = self._ask(p, q, now, usage)
+        decision = self._conclude(p, q, now, main, floor, review)
 
         def listed(policies: tuple[Policy, ...]) -> list[dict[str, str]]:
             return [
