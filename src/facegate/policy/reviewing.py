@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from facegate.audit.log import Recorder, entry_for
+from facegate.audit.log import Recorder
 from facegate.errors import FacegateError, InvalidParameterException, ResourceNotFoundException
-from facegate.policy.point import Question, Resource
+from facegate.policy.guard import guarded
+from facegate.policy.point import Decision, Resource
 from facegate.policy.registry import Principal
 from facegate.service import Services
 
@@ -46,25 +47,9 @@ def review_action(
             raise ResourceNotFoundException(f"No review {review_id}.")
         org_id, requester = owner
         resource = Resource("Review", review_id or "", org_id, "", requester)
-    entry = entry_for(
-        principal,
-        operation,
-        resource=f"review/{review_id}" if review_id else "reviews",
-        review_id=review_id or "",
-        request_id=request_id,
-    )
-    recorder = Recorder(services.audit, entry)
-    failed = False
-    try:
-        decision = services.point.decide(principal, Question(operation, resource))
-        entry.policy_version, entry.policies = decision.version, decision.policies
-        if not decision.allowed:
-            assert decision.error is not None
-            if "TENANT" in decision.rules:  # answered exactly as an unknown review
-                raise ResourceNotFoundException(f"No review {review_id}.")
-            raise decision.error
-        entry.decision = "allow"
-        reviews = services.reviews
+
+    def work(recorder: Recorder) -> Any:
+        entry, reviews = recorder.entry, services.reviews
         if action == "list":
             result: Any = reviews.listing(principal)
             entry.result_count = len(result)
@@ -83,11 +68,21 @@ def review_action(
                 principal, review_id or "", action, candidates or [], note, record=recorder
             )
         return result
-    except FacegateError as error:
-        failed = True
-        if entry.decision == "allow":
-            entry.decision = "error"
-        entry.error_type, entry.reasons = error.type_name, error.message
-        raise
-    finally:
-        recorder.finish(failed and recorder.done)
+
+    def denied(decision: Decision) -> FacegateError:
+        if "TENANT" in decision.rules:  # answered exactly as an unknown review
+            return ResourceNotFoundException(f"No review {review_id}.")
+        assert decision.error is not None
+        return decision.error
+
+    return guarded(
+        services,
+        principal,
+        operation,
+        resource,
+        work,
+        request_id=request_id,
+        denied=denied,
+        resource=f"review/{review_id}" if review_id else "reviews",
+        review_id=review_id or "",
+    )
