@@ -82,6 +82,25 @@ class GovernanceSettings:
 
 
 @dataclass(frozen=True)
+class VideoSettings:
+    """Stored-video jobs (docs/video.md)."""
+
+    # A file a client may name must lie inside this directory (None: naming files is off).
+    directory: Path | None = None
+    # Uploads larger than this are refused (VideoTooLargeException).
+    max_upload_bytes: int = 2 * 1024**3
+    # Longest video a job accepts (seconds).
+    max_duration_seconds: int = 6 * 3600
+    # Frames analysed per second of video.
+    sample_fps: float = 5.0
+    # Engine processes for video jobs (separate from the request workers).
+    workers: int = 1
+    # Detector for video frames: HOG at the frame's own size (see docs/video.md).
+    detector: Detector = "hog"
+    upsample_below: int = 0
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("facegate-data")
     host: str = "127.0.0.1"
@@ -106,6 +125,7 @@ class Settings:
     audit_checkpoint_minutes: int = 10
     # RETENTION: how often the server purges faces past their deadline (minutes).
     retention_every_minutes: int = 60
+    video: VideoSettings = field(default_factory=VideoSettings)
 
     @property
     def max_body_bytes(self) -> int:
@@ -201,6 +221,31 @@ def load_governance() -> GovernanceSettings:
     )
 
 
+def load_video() -> VideoSettings:
+    directory = _env("FACEGATE_VIDEO_DIR")
+    detector = _env("FACEGATE_VIDEO_DETECTOR") or "hog"
+    if detector not in DETECTORS:
+        raise SystemExit(
+            f"FACEGATE_VIDEO_DETECTOR must be one of {', '.join(DETECTORS)}, got {detector!r}"
+        )
+    raw_fps = _env("FACEGATE_VIDEO_SAMPLE_FPS") or "5"
+    try:
+        fps = float(raw_fps)
+    except ValueError:
+        raise SystemExit(f"FACEGATE_VIDEO_SAMPLE_FPS must be a number, got {raw_fps!r}") from None
+    if not 0.1 <= fps <= 60:
+        raise SystemExit(f"FACEGATE_VIDEO_SAMPLE_FPS must be from 0.1 to 60, got {fps}")
+    return VideoSettings(
+        directory=Path(directory).resolve() if directory else None,
+        max_upload_bytes=_int("FACEGATE_VIDEO_MAX_BYTES", VideoSettings.max_upload_bytes),
+        max_duration_seconds=_int("FACEGATE_VIDEO_MAX_SECONDS", VideoSettings.max_duration_seconds),
+        sample_fps=fps,
+        workers=_int("FACEGATE_VIDEO_WORKERS", VideoSettings.workers),
+        detector=detector,  # type: ignore[arg-type]
+        upsample_below=_int("FACEGATE_VIDEO_UPSAMPLE_BELOW", 0, 0),
+    )
+
+
 def load_settings(**overrides: object) -> Settings:
     """Settings from ``FACEGATE_*`` variables; keyword overrides (from the CLI) win."""
     detector = _env("FACEGATE_DETECTOR") or "auto"
@@ -237,6 +282,7 @@ def load_settings(**overrides: object) -> Settings:
         "audit_checkpoint_every": _int("FACEGATE_AUDIT_CHECKPOINT_EVERY", 1000),
         "audit_checkpoint_minutes": _int("FACEGATE_AUDIT_CHECKPOINT_MINUTES", 10),
         "retention_every_minutes": _int("FACEGATE_RETENTION_EVERY_MINUTES", 60),
+        "video": load_video(),
     }
     known = {f.name for f in fields(Settings)}
     for key, value in overrides.items():

@@ -92,3 +92,13 @@ class ServiceQuotaExceededException(FacegateError):
 
 class LimitExceededException(FacegateError):
     pass
+
+
+class VideoTooLargeException(FacegateError):
+    """The video exceeds the upload or duration limit."""
+
+    status = 413
+
+
+class InvalidS3ObjectException(FacegateError):
+    """A ``Video.S3Object`` that names no video facegate holds (or may read)."""

@@ -27,6 +27,7 @@ from facegate.policy.point import DecisionPoint
 from facegate.policy.registry import PURPOSES, Registry
 from facegate.policy.reviews import Reviews
 from facegate.vision.calibration import shipped_calibration
+from facegate.video.store import VideoStore
 from facegate.vision.models import DEFAULT_CHAIN
 
 OPERATOR_ORGANIZATION = "operator"
@@ -43,6 +44,7 @@ class Services:
     reviews: Reviews
     audit: AuditLog
     fairness: FairnessGate
+    videos: VideoStore
 
     def close(self) -> None:
         self.gallery.indexes.save_all()
@@ -116,6 +118,7 @@ def open_services(settings: Settings) -> Services:
         ),
         AuditLog(sessions, signer, settings.audit_checkpoint_every),
         gate,
+        VideoStore(sessions, settings.data_dir / "videos", settings.video, clock),
     )
 
 

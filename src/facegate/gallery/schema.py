@@ -194,3 +194,4 @@ class IdempotentRequest(Base):
 from facegate.audit import tables as _audit_tables  # noqa: E402, F401
 from facegate.fairness import tables as _fairness_tables  # noqa: E402, F401
 from facegate.policy import tables as _policy_tables  # noqa: E402, F401
+from facegate.video import tables as _video_tables  # noqa: E402, F401
