@@ -26,8 +26,9 @@ from facegate.policy.limits import Counters
 from facegate.policy.point import DecisionPoint
 from facegate.policy.registry import PURPOSES, Registry
 from facegate.policy.reviews import Reviews
-from facegate.vision.calibration import shipped_calibration
+from facegate.video.jobs import VideoJobs
 from facegate.video.store import VideoStore
+from facegate.vision.calibration import shipped_calibration
 from facegate.vision.models import DEFAULT_CHAIN
 
 OPERATOR_ORGANIZATION = "operator"
@@ -45,6 +46,7 @@ class Services:
     audit: AuditLog
     fairness: FairnessGate
     videos: VideoStore
+    jobs: VideoJobs
 
     def close(self) -> None:
         self.gallery.indexes.save_all()
@@ -103,22 +105,26 @@ def open_services(settings: Settings) -> Services:
         clock=clock,
         gate=gate.status,
     )
+    reviews = Reviews(
+        sessions,
+        box,
+        ttl=timedelta(hours=governance.review_ttl_hours),
+        retention=timedelta(days=governance.review_retention_days),
+        clock=clock,
+    )
+    audit = AuditLog(sessions, signer, settings.audit_checkpoint_every)
+    videos = VideoStore(sessions, settings.data_dir / "videos", settings.video, clock)
     return Services(
         settings,
         accounts,
         gallery,
         Registry(sessions, {**PURPOSES, **governance.extra_purposes}, clock),
         point,
-        Reviews(
-            sessions,
-            box,
-            ttl=timedelta(hours=governance.review_ttl_hours),
-            retention=timedelta(days=governance.review_retention_days),
-            clock=clock,
-        ),
-        AuditLog(sessions, signer, settings.audit_checkpoint_every),
+        reviews,
+        audit,
         gate,
-        VideoStore(sessions, settings.data_dir / "videos", settings.video, clock),
+        videos,
+        VideoJobs(sessions, videos, gallery, reviews, audit, settings, clock),
     )
 
 

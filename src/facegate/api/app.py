@@ -19,6 +19,7 @@ from facegate.api.rest import admin as rest_admin
 from facegate.api.rest import audit as rest_audit
 from facegate.api.rest import reviews as rest_reviews
 from facegate.api.rest import usecases as rest_usecases
+from facegate.api.rest import videos as rest_videos
 from facegate.config import Settings, load_settings
 from facegate.errors import InvalidParameterException, ResourceNotFoundException
 from facegate.gallery.idempotency import Idempotency
@@ -74,11 +75,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = InferencePool(settings)
         app.state.pool = pool
         await pool.start()
+        # Video jobs a stopped server left running are resumed (or failed) now.
+        await asyncio.to_thread(services.jobs.begin)
         sweeper = asyncio.create_task(maintain(services))
         try:
             yield
         finally:
             sweeper.cancel()
+            await asyncio.to_thread(services.jobs.close)
             pool.close()
             services.close()
 
@@ -96,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rest_admin.router)
     app.include_router(rest_audit.router)
     app.include_router(rest_usecases.router)
+    app.include_router(rest_videos.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def unknown_route(request: Request, exc: StarletteHTTPException) -> Response:

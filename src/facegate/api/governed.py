@@ -16,10 +16,11 @@ Both front doors call :func:`execute` with validated parameters. In order:
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from facegate.api.operations import OPERATIONS, Context
+from facegate.api.operations import DEFAULT_VIDEO_MATCHES, OPERATIONS, Context, request_digest
 from facegate.audit.log import Entry, Recorder
 from facegate.audit.log import entry_for as audit_entry
 from facegate.errors import FacegateError, InvalidParameterException
@@ -36,7 +37,11 @@ THRESHOLD_PARAMETER = {
     "SearchFacesByImage": "FaceMatchThreshold",
     "SearchUsers": "UserMatchThreshold",
     "SearchUsersByImage": "UserMatchThreshold",
+    "StartFaceSearch": "FaceMatchThreshold",
 }
+# Video jobs: the kind each Start operation starts; Get operations read the jobs too.
+VIDEO_START = {"StartFaceDetection": "detection", "StartFaceSearch": "search"}
+VIDEO_READ = {"GetFaceDetection", "GetFaceSearch"}
 RESULTS_PARAMETER = {
     "SearchFaces": ("MaxFaces", 80),
     "SearchFacesByImage": ("MaxFaces", 80),
@@ -153,7 +158,13 @@ def resource_of(operation: str, params: dict[str, Any], principal: Principal) ->
     )
 
 
-def question_of(operation: str, params: dict[str, Any], p: Principal, inputs: Inputs) -> Question:
+def question_of(
+    operation: str,
+    params: dict[str, Any],
+    p: Principal,
+    inputs: Inputs,
+    video_seconds: int = 0,
+) -> Question:
     threshold = None
     if operation in THRESHOLD_PARAMETER:
         threshold = float(params.get(THRESHOLD_PARAMETER[operation], DEFAULT_SIMILARITY_THRESHOLD))
@@ -161,6 +172,8 @@ def question_of(operation: str, params: dict[str, Any], p: Principal, inputs: In
     if operation in RESULTS_PARAMETER:
         name, default = RESULTS_PARAMETER[operation]
         max_results = int(params.get(name, min(default, p.caps.get("max_faces", default))))
+    if operation == "StartFaceSearch":  # no MaxFaces parameter: facegate's default, capped
+        max_results = min(DEFAULT_VIDEO_MATCHES, p.caps.get("max_faces", DEFAULT_VIDEO_MATCHES))
     attributes = ()
     if operation in ATTRIBUTES_PARAMETER:
         attributes = tuple(params.get(ATTRIBUTES_PARAMETER[operation]) or ("DEFAULT",))
@@ -171,7 +184,31 @@ def question_of(operation: str, params: dict[str, Any], p: Principal, inputs: In
         attributes=attributes,
         threshold=threshold,
         max_results=max_results,
+        video_seconds=video_seconds,
     )
+
+
+async def _video(services: Services, operation: str, params: dict[str, Any], ctx: Context) -> int:
+    """For a Start operation: the video (header only, no frame decoded) and an earlier job
+    with the same ClientRequestToken. Returns the seconds of video the request would search
+    (counted against the use case's cap; nothing when the token repeats a started job)."""
+    ctx.jobs = services.jobs
+    if operation not in VIDEO_START:
+        return 0
+    org = ctx.caller.organization_id
+    ctx.video = await asyncio.to_thread(services.jobs.locate, org, params["Video"])
+    ctx.request_digest = request_digest(params)
+    ctx.earlier_job = await asyncio.to_thread(
+        services.jobs.earlier,
+        org,
+        VIDEO_START[operation],
+        params.get("ClientRequestToken"),
+        ctx.request_digest,
+    )
+    metadata = ctx.video.metadata
+    if operation != "StartFaceSearch" or ctx.earlier_job or metadata is None:
+        return 0
+    return math.ceil(metadata.duration_ms / 1000)
 
 
 def shaped(operation: str, params: dict[str, Any], decision: Decision, q: Question) -> dict:
@@ -243,7 +280,10 @@ async def execute(
             )
             ctx.inputs = inputs
             ctx.keep_crops = keeps
-        question = question_of(operation, params, principal, inputs)
+        video_seconds = 0
+        if operation in VIDEO_START or operation in VIDEO_READ:
+            video_seconds = await _video(services, operation, params, ctx)
+        question = question_of(operation, params, principal, inputs, video_seconds)
         entry.resource = question.resource.describe()
         entry.case_reference, entry.warrant_reference = inputs.case, inputs.warrant
         decision = await asyncio.to_thread(services.point.decide, principal, question)
@@ -259,6 +299,9 @@ async def execute(
         entry.decision = "allow"
         entry.reasons = decision.reasons
         ctx.keep_crops = ctx.keep_crops or decision.review_required
+        ctx.review_required = decision.review_required
+        ctx.requested_threshold = decision.requested_threshold
+        ctx.max_matches = question.max_results or ctx.max_matches
         if principal.use_case_id is not None:
             ctx.delete_by = deadline(
                 decision.at, principal.use_case_expires, principal.retention_years

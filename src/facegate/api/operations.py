@@ -25,6 +25,7 @@ from facegate.gallery.idempotency import Idempotency
 from facegate.gallery.store import Gallery, Record
 from facegate.policy.point import Inputs
 from facegate.policy.registry import Principal
+from facegate.video.jobs import Located, VideoJobs
 from facegate.vision import workers
 from facegate.vision.engine import DEFAULT_SIMILARITY_THRESHOLD
 
@@ -34,6 +35,8 @@ DEFAULT_LIST_FACES = 1000
 DEFAULT_LIST_USERS = 500
 DEFAULT_LIST_COLLECTIONS = 1000
 USER_MATCH_THRESHOLD_ASSOCIATE = 75.0
+DEFAULT_VIDEO_MATCHES = 20  # collection faces returned per person (capped by MaxFaces caps)
+DEFAULT_VIDEO_RESULTS = 1000
 
 
 @dataclass
@@ -52,6 +55,16 @@ class Context:
     record: Record | None = None
     # RETENTION: the deadline of faces enrolled by this request (None: no use case).
     delete_by: datetime | None = None
+    # Video jobs: the job service, the video a Start request names (read before the policy
+    # decided), the job an earlier request with the same ClientRequestToken started, and
+    # what the decision said about thresholds and review.
+    jobs: VideoJobs | None = None
+    video: Located | None = None
+    earlier_job: str | None = None
+    request_digest: str = ""
+    requested_threshold: float | None = None
+    review_required: bool = False
+    max_matches: int = DEFAULT_VIDEO_MATCHES
 
 
 Handler = Callable[[dict[str, Any], Context], Awaitable[dict[str, Any]]]
@@ -226,11 +239,7 @@ def _idempotent(operation: str, change: Callable[[dict[str, Any], Context], Awai
         token = p.get("ClientRequestToken")
         if not token:
             return await change(p, ctx)
-        digest = hashlib.sha256(
-            json.dumps(
-                {k: v for k, v in p.items() if k != "ClientRequestToken"}, sort_keys=True
-            ).encode()
-        ).hexdigest()
+        digest = request_digest(p)
         org = ctx.caller.organization_id
         earlier = await _gallery(ctx.idempotency.recall, org, operation, token, digest)
         if earlier is not None:
@@ -319,6 +328,73 @@ async def search_users_by_image(p: dict[str, Any], ctx: Context) -> dict[str, An
     )
 
 
+# --- video ------------------------------------------------------------------------------------
+
+
+def request_digest(p: dict[str, Any]) -> str:
+    """What a ClientRequestToken stands for: the request's other parameters."""
+    return hashlib.sha256(
+        json.dumps(
+            {k: v for k, v in p.items() if k != "ClientRequestToken"}, sort_keys=True, default=str
+        ).encode()
+    ).hexdigest()
+
+
+async def _start_job(p: dict[str, Any], ctx: Context, kind: str) -> dict[str, Any]:
+    assert ctx.jobs is not None and ctx.video is not None
+    if ctx.earlier_job is not None:
+        return {"JobId": ctx.earlier_job}
+    collection = p.get("CollectionId")
+    if collection is not None:
+        await _gallery(ctx.gallery.collection_exists, ctx.caller.organization_id, collection)
+    return await _gallery(
+        ctx.jobs.start,
+        ctx.caller,
+        kind,
+        ctx.video,
+        collection=collection,
+        requested_threshold=ctx.requested_threshold,
+        effective_threshold=float(p["FaceMatchThreshold"]) if kind == "search" else None,
+        review_required=ctx.review_required,
+        case_reference=ctx.inputs.case,
+        warrant_reference=ctx.inputs.warrant,
+        job_tag=p.get("JobTag", ""),
+        token=p.get("ClientRequestToken", ""),
+        digest=ctx.request_digest,
+        max_matches=ctx.max_matches,
+        record=ctx.record,
+    )
+
+
+async def start_face_detection(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    return await _start_job(p, ctx, "detection")
+
+
+async def start_face_search(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    return await _start_job(p, ctx, "search")
+
+
+async def _job_results(p: dict[str, Any], ctx: Context, kind: str, sort: str) -> dict[str, Any]:
+    assert ctx.jobs is not None
+    return await _gallery(
+        ctx.jobs.results,
+        ctx.caller.organization_id,
+        p["JobId"],
+        kind,
+        p.get("MaxResults", DEFAULT_VIDEO_RESULTS),
+        p.get("NextToken"),
+        sort,
+    )
+
+
+async def get_face_detection(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    return await _job_results(p, ctx, "detection", "TIMESTAMP")
+
+
+async def get_face_search(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    return await _job_results(p, ctx, "search", p.get("SortBy", "TIMESTAMP"))
+
+
 OPERATIONS: dict[str, Handler] = {
     "DetectFaces": detect_faces,
     "CompareFaces": compare_faces,
@@ -338,4 +414,8 @@ OPERATIONS: dict[str, Handler] = {
     "DisassociateFaces": _idempotent("DisassociateFaces", _disassociate_faces),
     "SearchUsers": search_users,
     "SearchUsersByImage": search_users_by_image,
+    "StartFaceDetection": start_face_detection,
+    "GetFaceDetection": get_face_detection,
+    "StartFaceSearch": start_face_search,
+    "GetFaceSearch": get_face_search,
 }

@@ -60,6 +60,11 @@ def _released(result: dict[str, Any], confirmed: list[str]) -> dict[str, Any]:
         out["UserMatches"] = [m for m in out["UserMatches"] if m["User"]["UserId"] in keep]
     if "FaceMatches" in out:
         out["FaceMatches"] = [m for m in out["FaceMatches"] if m["Face"]["FaceId"] in keep]
+    if "Persons" in out:  # a video search: where the person is seen, with the kept matches
+        out["Persons"] = [
+            {**p, "FaceMatches": [m for m in p["FaceMatches"] if m["Face"]["FaceId"] in keep]}
+            for p in out["Persons"]
+        ]
     return out
 
 

@@ -112,13 +112,18 @@ class Frame:
 
 
 def frames(
-    path: Path, sample_fps: float, start_ms: int = 0, end_ms: int | None = None
+    path: Path,
+    sample_fps: float,
+    start_ms: int = 0,
+    end_ms: int | None = None,
+    seen: dict[str, int] | None = None,
 ) -> Iterator[Frame]:
     """Decode the video and yield about ``sample_fps`` frames per second in [start, end).
 
     Sampling is by time (one frame per sampling slot), so it does not drift with variable
     frame rates. Timestamps count from the first frame. A stream that breaks off mid-way
-    raises :class:`VideoError`.
+    raises :class:`VideoError`. ``seen["last_ms"]`` is set to the last frame decoded (so a
+    caller can tell a truncated file, whose frames end before its header's duration).
     """
     step = 1000.0 / sample_fps
     with _open(path) as container:
@@ -140,6 +145,8 @@ def frames(
                 if first is None:
                     first = stream.start_time if stream.start_time is not None else frame.pts
                 at = float((frame.pts - first) * base) * 1000.0
+                if seen is not None:
+                    seen["last_ms"] = round(at)
                 if end_ms is not None and at >= end_ms:
                     break
                 if at + 1e-6 >= next_slot * step and at >= start_ms - 1e-6:

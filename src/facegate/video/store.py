@@ -27,7 +27,6 @@ from facegate.config import VideoSettings
 from facegate.errors import (
     InvalidParameterException,
     InvalidS3ObjectException,
-    ResourceNotFoundException,
     VideoTooLargeException,
 )
 from facegate.gallery.store import Record

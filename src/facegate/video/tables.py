@@ -50,7 +50,13 @@ class VideoJob(Base):
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), index=True)
     status_message: Mapped[str] = mapped_column(Text, default="")
-    video_id: Mapped[str] = mapped_column(String(36))
+    # The video: a stored one (video_id), or a file in the video directory (video_name).
+    video_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    video_name: Mapped[str] = mapped_column(String(1024), default="")
+    # Who asked, as the audit log names them (for the record of the job's outcome).
+    requester: Mapped[str] = mapped_column(Text, default="{}")
+    max_matches: Mapped[int] = mapped_column(Integer, default=0)
+    counted_seconds: Mapped[int] = mapped_column(Integer, default=0)
     collection: Mapped[str | None] = mapped_column(String(255), nullable=True)
     requested_threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
     effective_threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
