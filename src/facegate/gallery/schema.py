@@ -193,5 +193,6 @@ class IdempotentRequest(Base):
 # importing them here registers them wherever the schema is used.
 from facegate.audit import tables as _audit_tables  # noqa: E402, F401
 from facegate.fairness import tables as _fairness_tables  # noqa: E402, F401
+from facegate.footage import tables as _footage_tables  # noqa: E402, F401
 from facegate.policy import tables as _policy_tables  # noqa: E402, F401
 from facegate.video import tables as _video_tables  # noqa: E402, F401

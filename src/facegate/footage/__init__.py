@@ -1,0 +1,1 @@
+"""FOOTAGE-CONSENT: camera owners, agencies' footage requests, owners' decisions, sharing."""
