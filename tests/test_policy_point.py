@@ -18,7 +18,14 @@ from facegate.gallery.accounts import Accounts
 from facegate.gallery.db import open_database
 from facegate.policy.engine import PolicyError, PolicySet, load_policy_set
 from facegate.policy.limits import Counters
-from facegate.policy.point import ACCOUNT_OPERATIONS, DecisionPoint, Inputs, Question, Resource
+from facegate.policy.point import (
+    ACCOUNT_OPERATIONS,
+    DecisionPoint,
+    FootageFacts,
+    Inputs,
+    Question,
+    Resource,
+)
 from facegate.policy.registry import Principal, Registry
 
 DURING = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # a Thursday
@@ -494,10 +501,108 @@ def test_every_catalogue_rule_has_a_shipped_policy():
         "ENROLLMENT-BASIS",
         "NO-ATTRIBUTES",
         "TENANT",
+        "FOOTAGE-CONSENT",
     ):
         assert rule in rules
     assert all(p.advice for p in policies.policies)
     assert isinstance(policies, PolicySet)
+
+
+# --- FOOTAGE-CONSENT ----------------------------------------------------------------------------
+
+COMMUNITY, AGENCY = ("community", "footage_sharing"), ("law_enforcement", "criminal_investigation")
+FOOTAGE_ROLES = [
+    # (sector and purpose, roles, operation, the deciding policies or "allow")
+    (COMMUNITY, ("owner",), "RegisterCamera", "allow"),
+    (COMMUNITY, ("admin",), "ListCameras", "allow"),
+    (COMMUNITY, ("analyst",), "RegisterCamera", ["FOOTAGE-CONSENT.cameras"]),
+    (AGENCY, ("analyst",), "ListCameras", ["FOOTAGE-CONSENT.cameras"]),
+    # agencies request (the moratorium is about face recognition, not footage)
+    (AGENCY, ("analyst",), "RequestFootage", "allow"),
+    (("nonprofit", "missing_persons"), ("admin",), "CloseFootageRequest", "allow"),
+    (AGENCY, ("reviewer",), "RequestFootage", ["FOOTAGE-CONSENT.agencies"]),
+    (COMMUNITY, ("admin", "owner"), "RequestFootage", ["FOOTAGE-CONSENT.agencies"]),
+    # only owners decide: not a community admin, not the agency
+    (COMMUNITY, ("owner",), "DecideFootageRequest", "allow"),
+    (COMMUNITY, ("admin",), "DecideFootageRequest", ["FOOTAGE-CONSENT.owners-decide"]),
+    (AGENCY, ("analyst",), "DecideFootageRequest", ["FOOTAGE-CONSENT.owners-decide"]),
+    # reading is open to both sides (what each sees is filtered by the footage store)
+    (AGENCY, ("auditor",), "ListFootageRequests", "allow"),
+    (COMMUNITY, ("owner",), "GetFootageRequest", "allow"),
+]
+
+
+def _expect_policies(decision, expected) -> None:
+    if expected == "allow":
+        assert decision.allowed, decision.error and decision.error.message
+        return
+    assert not decision.allowed and list(decision.policies) == expected
+    assert decision.rules == ("FOOTAGE-CONSENT",)
+    assert decision.error.message.startswith("Denied by FOOTAGE-CONSENT")
+
+
+@pytest.mark.parametrize(
+    "kind, roles, operation, expected",
+    FOOTAGE_ROLES,
+    ids=[f"{k[0]}-{'+'.join(r)}-{o}" for k, r, o, _ in FOOTAGE_ROLES],
+)
+def test_footage_roles(sessions, kind, roles, operation, expected):
+    p = who(kind[0], kind[1], roles=roles)
+    _expect_policies(point(sessions).decide(p, ask(p, operation)), expected)
+
+
+def test_footage_needs_an_approved_use_case(sessions):
+    for status in ("pending", "revoked", "expired"):
+        p = who(*COMMUNITY, roles=("owner",), use_case_status=status)
+        _expect_policies(
+            point(sessions).decide(p, ask(p, "RegisterCamera")), ["FOOTAGE-CONSENT.use-case"]
+        )
+
+
+WINDOW = (DURING - timedelta(hours=3), DURING - timedelta(hours=2))
+SECOND = timedelta(seconds=1)
+
+
+def facts(consent="approved", *, owner=True, open_=True, start=WINDOW[0] + 60 * SECOND, seconds=10):
+    return FootageFacts(owner, consent, open_, *WINDOW, start, start + seconds * SECOND)
+
+
+SHARES = [
+    ("approved, inside the window", facts(), "allow"),
+    ("the whole window exactly", facts(start=WINDOW[0], seconds=3600), "allow"),
+    ("not answered yet", facts("pending"), ["FOOTAGE-CONSENT"]),
+    ("declined", facts("declined"), ["FOOTAGE-CONSENT"]),
+    ("revoked", facts("revoked"), ["FOOTAGE-CONSENT"]),
+    ("a camera not in the request", facts("none"), ["FOOTAGE-CONSENT"]),
+    ("the agency closed the request", facts(open_=False), ["FOOTAGE-CONSENT"]),
+    ("starts before the window", facts(start=WINDOW[0] - SECOND), ["FOOTAGE-CONSENT.window"]),
+    ("ends after the window", facts(start=WINDOW[1] - 5 * SECOND), ["FOOTAGE-CONSENT.window"]),
+    (
+        "someone else's camera",
+        facts("none", owner=False),
+        ["FOOTAGE-CONSENT", "FOOTAGE-CONSENT.owners-share"],
+    ),
+    (
+        "no facts at all",
+        None,
+        ["FOOTAGE-CONSENT", "FOOTAGE-CONSENT.owners-share", "FOOTAGE-CONSENT.window"],
+    ),
+]
+
+
+@pytest.mark.parametrize("case, shared, expected", SHARES, ids=[c for c, _, _ in SHARES])
+def test_only_approved_footage_of_the_window_is_shared(sessions, case, shared, expected):
+    owner = who(*COMMUNITY, roles=("owner",))
+    _expect_policies(
+        point(sessions).decide(owner, ask(owner, "ShareFootage", footage=shared)), expected
+    )
+
+
+def test_only_owners_share_even_with_an_approval(sessions):
+    for kind, roles in ((COMMUNITY, ("admin",)), (AGENCY, ("analyst",))):
+        p = who(*kind, roles=roles)
+        decision = point(sessions).decide(p, ask(p, "ShareFootage", footage=facts()))
+        _expect_policies(decision, ["FOOTAGE-CONSENT.owners-share"])
 
 
 def _report(fmr_geo: float | None, garbe: float) -> dict:

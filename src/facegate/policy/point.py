@@ -64,6 +64,16 @@ ACCOUNT_OPERATIONS = frozenset(
         "ReadAudit",
         "ExportAudit",
         "VerifyAudit",
+        *(
+            "RegisterCamera",
+            "ListCameras",
+            "RequestFootage",
+            "ListFootageRequests",
+            "GetFootageRequest",
+            "DecideFootageRequest",
+            "CloseFootageRequest",
+            "ShareFootage",
+        ),
     }
 )
 # Evaluation order of policy-rules.md: the first deciding rule in this order picks the error.
@@ -80,6 +90,7 @@ RULE_ORDER = (
     "ENROLLMENT-BASIS",
     "CASE-REFERENCE",
     "WARRANT",
+    "FOOTAGE-CONSENT",
     "FAIRNESS-GATE",
     "SURVEILLANCE-LIMITS",
     "HUMAN-REVIEW",
@@ -115,6 +126,19 @@ class Inputs:
 
 
 @dataclass(frozen=True)
+class FootageFacts:
+    """What FOOTAGE-CONSENT decides a share of footage on (``context.footage``)."""
+
+    owner: bool  # the caller owns the camera
+    consent: str  # the camera's decision on the request, "none" if it is not in the request
+    request_open: bool
+    window_start: datetime
+    window_end: datetime
+    recorded_from: datetime
+    recorded_to: datetime  # the clip's end; its start while the duration is not known yet
+
+
+@dataclass(frozen=True)
 class Question:
     operation: str
     resource: Resource
@@ -123,6 +147,7 @@ class Question:
     threshold: float | None = None  # the requested similarity threshold
     max_results: int = 0
     video_seconds: int = 0
+    footage: FootageFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -266,6 +291,17 @@ class DecisionPoint:
         }
         if self.moratorium_end is not None:
             context["moratorium_end"] = datetime_value(cedar_time(self.moratorium_end))
+        if q.footage is not None:
+            f = q.footage
+            context["footage"] = {
+                "owner": f.owner,
+                "consent": f.consent,
+                "request_open": f.request_open,
+                **{
+                    name: datetime_value(cedar_time(getattr(f, name)))
+                    for name in ("window_start", "window_end", "recorded_from", "recorded_to")
+                },
+            }
         return context
 
     def _ask(

@@ -43,6 +43,9 @@ PURPOSES: dict[str, tuple[str, ...]] = {
     "photo_organization": ("verify", "identify", "enroll"),
     "media_archive": ("verify", "identify", "video-identify", "enroll"),
     "research_evaluation": ("verify", "identify", "enroll"),
+    # A community organization whose members share their cameras' footage (FOOTAGE-CONSENT):
+    # no gated class; its keys register cameras and answer footage requests.
+    "footage_sharing": (),
 }
 # SURVEILLANCE-LIMITS: the default cap on candidates per search, by sector.
 DEFAULT_MAX_FACES = {"law_enforcement": 10}

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from facegate.gallery.schema import Base
 
-ROLES = ("admin", "analyst", "reviewer", "auditor")
+ROLES = ("admin", "analyst", "reviewer", "auditor", "owner")  # owner: of cameras (footage)
 USE_CASE_STATUSES = ("pending", "approved", "rejected", "revoked")
 EXEMPT_PURPOSES = ("missing_persons", "trafficking_victims")
 REVIEW_STATUSES = ("open", "confirmed", "rejected", "expired")

@@ -24,10 +24,11 @@ from facegate.gallery.schema import SECTORS
 from facegate.policy.administration import Administration, parse_instant
 from facegate.policy.point import Inputs, Question, Resource
 from facegate.policy.registry import Principal
-from facegate.policy.tables import EXEMPT_PURPOSES
+from facegate.policy.tables import EXEMPT_PURPOSES, ROLES
 
 router = APIRouter(prefix="/v1/admin", route_class=RestRoute, responses=ERROR_RESPONSES)
 Sector = Literal[SECTORS]  # type: ignore[valid-type]
+Role = Literal[ROLES]  # type: ignore[valid-type]
 Organization = Annotated[str, Path(description="The organization's name.")]
 
 
@@ -70,7 +71,7 @@ class NewOrganization(BaseModel):
 
 class NewMember(BaseModel):
     name: str = Field(min_length=1, max_length=128)
-    roles: list[Literal["admin", "analyst", "reviewer", "auditor"]] = Field(min_length=1)
+    roles: list[Role] = Field(min_length=1)  # type: ignore[valid-type]
 
 
 class NewUseCase(BaseModel):

@@ -10,7 +10,7 @@ from fastapi import Request
 from facegate.api.rest.bodies import services_of
 from facegate.audit.log import Recorder
 from facegate.policy import guard
-from facegate.policy.point import Resource
+from facegate.policy.point import FootageFacts, Resource
 from facegate.policy.registry import Principal
 
 
@@ -20,6 +20,7 @@ def guarded(
     operation: str,
     work: Callable[[Recorder], Any],
     resource: str = "account",
+    footage: FootageFacts | None = None,
 ) -> Any:
     """:func:`facegate.policy.guard.guarded` on the caller's own account. From a thread."""
     return guard.guarded(
@@ -30,4 +31,5 @@ def guarded(
         work,
         request_id=request.state.request_id,
         resource=resource,
+        footage=footage,
     )
