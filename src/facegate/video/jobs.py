@@ -332,7 +332,12 @@ class VideoJobs:
                 self._process(job_id)
             except Exception:  # a defect: fail the job, keep the dispatcher alive
                 log.exception("video job %s failed", job_id)
-                self._fail(job_id, "The job failed inside facegate; the operator's log has why.")
+                try:
+                    self._fail(
+                        job_id, "The job failed inside facegate; the operator's log has why."
+                    )
+                except Exception:  # left IN_PROGRESS: the next start resumes or fails it
+                    log.exception("video job %s could not be marked failed", job_id)
 
     def _claim(self) -> str | None:
         with self.sessions.begin() as s:
@@ -438,7 +443,7 @@ class VideoJobs:
                         metadata.frame_rate, 1
                     ):
                         raise JobFailed(
-                            f"The video stops at {max(result['last_ms'], start) / 1000:.1f} s but "
+                            f"The video breaks off at {max(result['last_ms'], 0) / 1000:.1f} s but "
                             f"its header says it lasts {metadata.duration_ms / 1000:.1f} s: the "
                             "file is truncated or corrupt."
                         )
@@ -627,7 +632,6 @@ class VideoJobs:
             warrant_reference=job.warrant_reference,
             requested_threshold=job.requested_threshold,
             effective_threshold=job.effective_threshold,
-            request_id=job.id,
         )
 
     def _end(self, s: Session, job: VideoJob, status: str, message: str) -> None:

@@ -88,7 +88,9 @@ async def get_video(request: Request, caller: CallerDep, video_id: VideoId) -> d
     def work(_record: Recorder) -> dict[str, Any]:
         return services.videos.describe(caller.organization_id, video_id)
 
-    return await asyncio.to_thread(guarded, request, caller, "GetVideo", work, f"videos/{video_id}")
+    return await asyncio.to_thread(
+        guarded, request, caller, "GetVideo", work, f"videos/{video_id[:64]}"
+    )
 
 
 @router.delete("/videos/{video_id}", tags=["video"], summary="Delete an uploaded video")
@@ -99,7 +101,7 @@ async def delete_video(request: Request, caller: CallerDep, video_id: VideoId) -
         return services.videos.delete(caller.organization_id, video_id, record)
 
     return await asyncio.to_thread(
-        guarded, request, caller, "DeleteVideo", work, f"videos/{video_id}"
+        guarded, request, caller, "DeleteVideo", work, f"videos/{video_id[:64]}"
     )
 
 
