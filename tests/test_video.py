@@ -7,6 +7,8 @@ collection holds Lin-Manuel Miranda and Alex Lacamoire.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -18,7 +20,7 @@ from botocore.exceptions import ClientError
 from sqlalchemy import create_engine, text
 
 from tests.conftest import DATA
-from tests.server import BASIS, Server
+from tests.server import BASIS, Server, run_cli
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
 
@@ -502,3 +504,22 @@ def test_a_job_interrupted_by_sigkill_resumes_after_restart(tmp_path, backend, r
         assert "interrupted 3 times" in given_up["StatusMessage"]
     finally:
         srv.stop()
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+
+def test_cli_search_prints_people_and_time_ranges(server, media):
+    keys = media[0]
+    env = {"FACEGATE_API_KEY": f"{keys[0]}:{keys[1]}", "FACEGATE_ENDPOINT": server.url}
+    done = run_cli(server.data_dir, "video", "search", str(CLIP), "--collection", "cast", **env)
+    out = done.stdout
+    assert "lin-manuel-miranda (95" in out and "no match" in out
+    row = next(line for line in out.splitlines() if "lin-manuel-miranda" in line)
+    start, end = re.search(r"(\d+\.\d)-(\d+\.\d) s", row).groups()
+    assert 2.4 <= float(start) <= 3.3 and 6.7 <= float(end) <= 7.6
+    assert "100%" in done.stderr  # the progress bar ran to the end
+    detected = run_cli(server.data_dir, "video", "detect", str(CLIP), "--json", **env)
+    assert json.loads(detected.stdout)["JobStatus"] == "SUCCEEDED"
+    refused = run_cli(server.data_dir, "video", "detect", str(server.log), check=False, **env)
+    assert refused.returncode == 3 and "InvalidParameterException" in refused.stderr
