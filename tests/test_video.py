@@ -506,6 +506,25 @@ def test_a_job_interrupted_by_sigkill_resumes_after_restart(tmp_path, backend, r
         srv.stop()
 
 
+def test_an_erased_subject_disappears_from_stored_answers(server, media):
+    keys = server.governed_keys("studio", purpose="media_archive", operations=MEDIA_OPERATIONS)
+    client = server.client(keys, headers=BASIS)
+    client.create_collection(CollectionId="cast")
+    client.index_faces(
+        CollectionId="cast",
+        Image={"Bytes": (DATA / "face_recognition" / "lin-manuel-miranda.png").read_bytes()},
+        ExternalImageId="lmm",
+    )
+    video_id = upload(server, keys, CLIP.read_bytes()).json()["VideoId"]
+    job = client.start_face_search(Video=stored(video_id), CollectionId="cast")
+    before = finished(client.get_face_search, job["JobId"])
+    assert any(p["FaceMatches"] for p in before["Persons"])
+    server.ok("POST", "/erasures", {"organization": "studio", "subject": "lmm"})
+    after = client.get_face_search(JobId=job["JobId"])
+    assert len(after["Persons"]) == len(before["Persons"])
+    assert all(p["FaceMatches"] == [] for p in after["Persons"])
+
+
 # --- the command line ----------------------------------------------------------------------------
 
 

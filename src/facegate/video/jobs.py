@@ -44,7 +44,13 @@ from facegate.policy.registry import Principal
 from facegate.policy.reviews import Reviews
 from facegate.video import analysis
 from facegate.video.media import VideoError, VideoMetadata, probe
-from facegate.video.results import detection_rows, page, person_rows, store_rows
+from facegate.video.results import (
+    detection_rows,
+    page,
+    person_rows,
+    store_rows,
+    without_deleted,
+)
 from facegate.video.store import VideoStore
 from facegate.video.tables import VideoJob, VideoJobSegment
 from facegate.video.tracking import Observation, Track, track_faces
@@ -236,6 +242,8 @@ class VideoJobs:
                 entries, token = page(
                     s, self.gallery.tokens, job.id, sort_by, max_results, next_token
                 )
+                if kind == "search":
+                    entries = without_deleted(s, organization_id, job.collection or "", entries)
                 out["Faces" if kind == "detection" else "Persons"] = entries
                 if token:
                     out["NextToken"] = token

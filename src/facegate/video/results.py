@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from facegate.gallery.schema import Collection, Face
 from facegate.gallery.tokens import TokenSigner
 from facegate.video.tables import VideoJobResult
 from facegate.video.tracking import Observation, Track
@@ -96,3 +97,30 @@ def page(
     more = len(bodies) > max_results
     entries = [json.loads(b) for b in bodies[:max_results]]
     return entries, signer.issue(scope, offset + max_results) if more else None
+
+
+def without_deleted(
+    s: Session, organization_id: int, collection: str, persons: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Drop matches of faces deleted since the job ran (erasure, retention, DeleteFaces), so
+    that a stored answer never shows a face that is gone."""
+    named = {m["Face"]["FaceId"] for p in persons for m in p.get("FaceMatches", [])}
+    if not named:
+        return persons
+    alive = set(
+        s.scalars(
+            select(Face.face_id)
+            .join(Collection, Face.collection_id == Collection.id)
+            .where(
+                Collection.organization_id == organization_id,
+                Collection.name == collection,
+                Face.face_id.in_(named),
+            )
+        )
+    )
+    if alive == named:
+        return persons
+    return [
+        {**p, "FaceMatches": [m for m in p["FaceMatches"] if m["Face"]["FaceId"] in alive]}
+        for p in persons
+    ]
