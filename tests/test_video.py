@@ -542,3 +542,11 @@ def test_cli_search_prints_people_and_time_ranges(server, media):
     assert json.loads(detected.stdout)["JobStatus"] == "SUCCEEDED"
     refused = run_cli(server.data_dir, "video", "detect", str(server.log), check=False, **env)
     assert refused.returncode == 3 and "InvalidParameterException" in refused.stderr
+
+
+def test_face_detection_never_infers_attributes(media):
+    _keys, client, _faces, video_id = media
+    with pytest.raises(ClientError) as excinfo:
+        client.start_face_detection(Video=stored(video_id), FaceAttributes="ALL")
+    code, message = _error(excinfo)
+    assert code == "AccessDeniedException" and "NO-ATTRIBUTES" in message

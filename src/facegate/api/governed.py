@@ -48,7 +48,11 @@ RESULTS_PARAMETER = {
     "SearchUsers": ("MaxUsers", 10),
     "SearchUsersByImage": ("MaxUsers", 10),
 }
-ATTRIBUTES_PARAMETER = {"DetectFaces": "Attributes", "IndexFaces": "DetectionAttributes"}
+ATTRIBUTES_PARAMETER = {
+    "DetectFaces": "Attributes",
+    "IndexFaces": "DetectionAttributes",
+    "StartFaceDetection": "FaceAttributes",  # one value, DEFAULT or ALL
+}
 # Live-stream operations: facegate serves none, but asks the policies first so that a caller
 # learns the rule (NO-REALTIME), not only that the operation is missing.
 LIVE_OPERATIONS = {"CreateStreamProcessor", "StartStreamProcessor"}
@@ -176,7 +180,8 @@ def question_of(
         max_results = min(DEFAULT_VIDEO_MATCHES, p.caps.get("max_faces", DEFAULT_VIDEO_MATCHES))
     attributes = ()
     if operation in ATTRIBUTES_PARAMETER:
-        attributes = tuple(params.get(ATTRIBUTES_PARAMETER[operation]) or ("DEFAULT",))
+        asked = params.get(ATTRIBUTES_PARAMETER[operation]) or ("DEFAULT",)
+        attributes = (asked,) if isinstance(asked, str) else tuple(asked)
     return Question(
         operation=operation,
         resource=resource_of(operation, params, p),
