@@ -16,6 +16,7 @@ from facegate.audit.signing import load_or_create_signer
 from facegate.auth.secrets import SecretBox, load_or_create_master_key
 from facegate.config import Settings
 from facegate.fairness.gate import FairnessGate
+from facegate.footage.consent import Footage
 from facegate.gallery.accounts import Accounts, IssuedKey
 from facegate.gallery.db import database_url, open_database
 from facegate.gallery.indexes import IndexRegistry
@@ -47,6 +48,7 @@ class Services:
     fairness: FairnessGate
     videos: VideoStore
     jobs: VideoJobs
+    footage: Footage
 
     def close(self) -> None:
         self.gallery.indexes.save_all()
@@ -125,6 +127,7 @@ def open_services(settings: Settings) -> Services:
         gate,
         videos,
         VideoJobs(sessions, videos, gallery, reviews, audit, settings, clock),
+        footage=Footage(sessions, clock),
     )
 
 

@@ -1,0 +1,93 @@
+"""What each side sees of cameras and footage requests.
+
+An agency sees its own requests: what it asked, how many cameras were asked and how many of
+them are pending, approved, declined or revoked, and the videos shared with it. Never which
+camera or owner declined, revoked or has not answered.
+
+A camera owner sees the requests that include one of their cameras, and for those cameras
+their own decision. A community organization's admin sees the requests that include one of
+the organization's cameras, and which cameras those are, but not the owners' decisions. Nobody
+sees another owner's decision.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from facegate.footage.tables import CONSENT_STATUSES, Camera, FootageConsent, FootageRequest
+
+
+def iso(moment: datetime | None) -> str | None:
+    """An instant as ISO 8601 in UTC (SQLite hands back naive datetimes: they are UTC)."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
+def camera_view(camera: Camera, owner: str) -> dict[str, Any]:
+    return {
+        "CameraId": camera.id,
+        "Name": camera.name,
+        "Latitude": camera.latitude,
+        "Longitude": camera.longitude,
+        "Address": camera.address,
+        "Owner": owner,
+        "RegisteredAt": iso(camera.registered_at),
+    }
+
+
+def _request_fields(r: FootageRequest) -> dict[str, Any]:
+    return {
+        "FootageRequestId": r.id,
+        "Status": r.status,
+        "IncidentReference": r.incident,
+        "Reason": r.reason,
+        "WindowStart": iso(r.window_start),
+        "WindowEnd": iso(r.window_end),
+        "CreatedAt": iso(r.created_at),
+        "ClosedAt": iso(r.closed_at),
+    }
+
+
+def agency_view(
+    r: FootageRequest, statuses: list[str], footage: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The requesting agency's view: counts of the cameras' answers, the shared videos."""
+    counted = Counter(statuses)
+    out = _request_fields(r)
+    if r.radius_m is not None:
+        out["Area"] = {
+            "Latitude": r.latitude,
+            "Longitude": r.longitude,
+            "RadiusMeters": r.radius_m,
+        }
+    out["Cameras"] = {
+        "Asked": len(statuses),
+        **{status.title(): counted[status] for status in CONSENT_STATUSES},
+    }
+    if footage is not None:
+        out["Footage"] = footage
+    return out
+
+
+def community_view(
+    r: FootageRequest,
+    agency: str,
+    cameras: list[tuple[Camera, str, FootageConsent]],
+    member_id: int | None,
+) -> dict[str, Any]:
+    """A camera owner's or community admin's view: the visible cameras of the request; the
+    decision only of the cameras the viewer owns."""
+    out = {**_request_fields(r), "Agency": agency}
+    listed = []
+    for camera, owner, consent in cameras:
+        item: dict[str, Any] = {"CameraId": camera.id, "Name": camera.name, "Owner": owner}
+        if camera.owner_id == member_id:
+            item["Decision"] = consent.status
+            item["DecidedAt"] = iso(consent.decided_at)
+            item["SharedVideos"] = consent.shared
+        listed.append(item)
+    out["Cameras"] = listed
+    return out
