@@ -17,6 +17,7 @@ from facegate.api import awsjson, rest
 from facegate.api.inference import InferencePool
 from facegate.api.rest import admin as rest_admin
 from facegate.api.rest import audit as rest_audit
+from facegate.api.rest import footage as rest_footage
 from facegate.api.rest import reviews as rest_reviews
 from facegate.api.rest import usecases as rest_usecases
 from facegate.api.rest import videos as rest_videos
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rest_audit.router)
     app.include_router(rest_usecases.router)
     app.include_router(rest_videos.router)
+    app.include_router(rest_footage.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def unknown_route(request: Request, exc: StarletteHTTPException) -> Response:

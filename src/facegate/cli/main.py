@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     from facegate.cli.fairness import add_parser as add_fairness_parser
 
     add_fairness_parser(sub)
+    from facegate.cli.footage import add_parser as add_footage_parser
+
+    add_footage_parser(sub)
 
     p = sub.add_parser("serve", help="start the HTTP service")
     p.add_argument("--host", default=None, help="address (default FACEGATE_HOST or 127.0.0.1)")
@@ -158,6 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from facegate.cli.fairness import run as run_fairness
 
         return run_fairness(args)
+    if args.command == "footage":
+        from facegate.cli.footage import run as run_footage
+
+        return run_footage(args)
     if args.command in ACCOUNTABILITY_COMMANDS:
         from facegate.cli.accountability import run_accountability
 
