@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     from facegate.cli.accountability import add_parsers as add_accountability_parsers
 
     add_accountability_parsers(sub)
+    from facegate.cli.video import add_parser as add_video_parser
+
+    add_video_parser(sub)
     from facegate.cli.fairness import add_parser as add_fairness_parser
 
     add_fairness_parser(sub)
@@ -157,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from facegate.cli.accountability import COMMANDS as ACCOUNTABILITY_COMMANDS
     from facegate.cli.governance import COMMANDS as GOVERNANCE_COMMANDS
 
+    if args.command == "video":
+        from facegate.cli.video import run as run_video
+
+        return run_video(args)
     if args.command == "fairness":
         from facegate.cli.fairness import run as run_fairness
 
