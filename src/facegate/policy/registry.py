@@ -50,6 +50,7 @@ PURPOSES: dict[str, tuple[str, ...]] = {
 # SURVEILLANCE-LIMITS: the default cap on candidates per search, by sector.
 DEFAULT_MAX_FACES = {"law_enforcement": 10}
 SERVICE_KEY_ROLES = ("analyst",)
+CONSOLE_KEY = "console"  # the access key id the audit log shows for console actions
 
 
 def utcnow() -> datetime:
@@ -475,28 +476,7 @@ class Registry:
                 holder, name, roles = f"member:{member.id}", member.name, json.loads(member.roles)
             else:
                 holder, name, roles = f"key:{key.access_key_id}", "", list(SERVICE_KEY_ROLES)
-            exemptions = sorted(
-                {
-                    e.purpose
-                    for e in s.scalars(
-                        select(Exemption).where(
-                            Exemption.organization_id == org.id, Exemption.revoked_at.is_(None)
-                        )
-                    )
-                    if aware(e.expires_at) > now
-                }
-            )
-            base = {
-                "access_key_id": key.access_key_id,
-                "organization_id": org.id,
-                "organization": org.name,
-                "sector": org.sector,
-                "operator": org.is_operator,
-                "holder": holder,
-                "member": name,
-                "roles": tuple(roles),
-                "exemptions": tuple(exemptions),
-            }
+            base = _base(s, org, now, key.access_key_id, holder, name, roles)
             u = s.get(UseCase, key.use_case_id) if key.use_case_id is not None else None
             if u is None:
                 return Principal(**base)
@@ -527,6 +507,55 @@ class Registry:
                 use_case_expires=aware(u.expires_at),
                 retention_years=u.retention_years,
             )
+
+    def member_principal(self, member_id: int, at: datetime | None = None) -> Principal:
+        """What the policies know about a member signed in to the console (no use case:
+        the console reviews, administers and audits; it does not search)."""
+        now = at or self.clock()
+        with self.sessions() as s:
+            member = s.get(Member, member_id)
+            if member is None:
+                raise ResourceNotFoundException(f"No member {member_id}.")
+            org = s.get(Organization, member.organization_id)
+            assert org is not None
+            roles = json.loads(member.roles)
+            return Principal(
+                **_base(s, org, now, CONSOLE_KEY, f"member:{member.id}", member.name, roles)
+            )
+
+
+def _base(
+    s: Session,
+    org: Organization,
+    now: datetime,
+    access_key_id: str,
+    holder: str,
+    name: str,
+    roles: list[str],
+) -> dict[str, Any]:
+    """What a principal is apart from its use case: organization, holder, roles, exemptions."""
+    exemptions = sorted(
+        {
+            e.purpose
+            for e in s.scalars(
+                select(Exemption).where(
+                    Exemption.organization_id == org.id, Exemption.revoked_at.is_(None)
+                )
+            )
+            if aware(e.expires_at) > now
+        }
+    )
+    return {
+        "access_key_id": access_key_id,
+        "organization_id": org.id,
+        "organization": org.name,
+        "sector": org.sector,
+        "operator": org.is_operator,
+        "holder": holder,
+        "member": name,
+        "roles": tuple(roles),
+        "exemptions": tuple(exemptions),
+    }
 
 
 def _recorded(s: Session, record: Record | None) -> None:
