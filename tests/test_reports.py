@@ -2,10 +2,12 @@
 
 One real server; three organizations (commercial, nonprofit with human review, law
 enforcement under the moratorium) enroll, search, get denied, review, delete, erase and are
-purged at their retention deadline. The transparency report for the period must have exactly
-the expected counts, withhold the small ones (and the ones that would give them away), and
-contain no organization, member, key, face, case, review, request or subject identifier. The
-public key it publishes must verify an export of the same period.
+purged at their retention deadline; the law-enforcement agency also asks a community
+organization's camera owners for footage, which they approve, decline, revoke and share.
+The transparency report for the period must have exactly the expected counts, withhold the
+small ones (and the ones that would give them away), and contain no organization, member,
+key, face, case, review, request, camera or subject identifier. The public key it publishes
+must verify an export of the same period.
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ ANALYST = "ingrid-quist-analyst"
 REVIEWER = "rupert-vale-reviewer"
 CASE = {"X-Facegate-Case": "CASE-RPT-2026-55123"}
 ERASED = "acme-subject-erasure-7731"  # the ExternalImageId whose faces are erased
+OAK = "oak-lane-neighbours-2291"  # community: camera owners sharing footage with metro
+OWNERS = ("olive-hart-owner", "oscar-lind-owner")
+CAMERAS = {  # name: (owner, latitude, longitude)
+    "olive-porch-cam-5120": (OWNERS[0], 51.50100, -0.14200),
+    "olive-drive-cam-5121": (OWNERS[0], 51.50110, -0.14230),
+    "oscar-gate-cam-5122": (OWNERS[1], 51.50130, -0.14180),
+}
+INCIDENT = "METRO-INC-2026-88412"
+CLIP = DATA / "face_recognition" / "short_hamilton_clip.mp4"
 ACME_SUBJECTS = SUBJECTS[6:16]  # 10 faces; the last is the erased subject
 TRUST_SUBJECTS = (SUBJECTS[3], SUBJECTS[5])  # 2 faces, found again at threshold 99
 
@@ -61,6 +72,17 @@ def server(tmp_path_factory):
 
 def _request_id(answer: dict) -> str:
     return answer["ResponseMetadata"]["RequestId"]
+
+
+def _api(server: Server, key: tuple[str, str]) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"{server.url}/v1", headers={"X-Api-Key": ":".join(key)}, timeout=120
+    )
+
+
+def _ok(response: httpx.Response) -> dict:
+    assert response.status_code in (200, 201), response.text
+    return response.json()
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +192,64 @@ def traffic(server) -> Traffic:
         assert meta["HTTPHeaders"]["x-facegate-denied-by"] == "MORATORIUM"
         t.secrets.add(meta["RequestId"])
 
+    # Footage (FOOTAGE-CONSENT): oak-lane's two owners register 3 cameras; metro asks 5 times
+    # (once by area: 3 cameras; 4 times for one camera: 7 cameras asked); Olive approves all of
+    # hers (5 decisions, 6 cameras), Oscar declines (1), Olive revokes one approval (1); Olive
+    # shares 5 videos; 3 shares are refused (revoked, outside the window, declined).
+    t.secrets |= {OAK, *OWNERS, *CAMERAS, INCIDENT}
+    server.organization(OAK, "community")
+    oak_uc = server.use_case(OAK, "footage_sharing", ("detect",))
+    owners = []
+    for name in OWNERS:
+        server.member(OAK, name, "owner")
+        owners.append(server.key(OAK, oak_uc, name))
+    t.secrets |= {k for pair in owners for k in pair}
+    olive, oscar = (_api(server, key) for key in owners)
+    police = _api(server, keys["metro"])
+    cams = {}
+    for name, (owner, lat, lon) in CAMERAS.items():
+        who = olive if owner == OWNERS[0] else oscar
+        made = _ok(who.post("/cameras", json={"Name": name, "Latitude": lat, "Longitude": lon}))
+        cams[name] = made["CameraId"]
+    porch, drive, gate = cams.values()
+    window = (datetime.now(UTC) - timedelta(hours=3), datetime.now(UTC) - timedelta(hours=2))
+    asked = {"IncidentReference": INCIDENT, "Reason": "footage-reason-6634: a stolen bicycle"}
+    asked |= {"WindowStart": window[0].isoformat(), "WindowEnd": window[1].isoformat()}
+    area = {"Latitude": 51.5011, "Longitude": -0.1420, "RadiusMeters": 200}
+    requests = [_ok(police.post("/footage-requests", json={**asked, "Area": area}))]
+    requests += [
+        _ok(police.post("/footage-requests", json={**asked, "CameraIds": [porch]}))
+        for _ in range(4)
+    ]
+    ids = [r["FootageRequestId"] for r in requests]
+    assert [r["Cameras"]["Asked"] for r in requests] == [3, 1, 1, 1, 1]
+    for request in ids:
+        _ok(olive.post(f"/footage-requests/{request}/decision", json={"Decision": "APPROVE"}))
+    _ok(oscar.post(f"/footage-requests/{ids[0]}/decision", json={"Decision": "DECLINE"}))
+    revoke = {"Decision": "REVOKE", "CameraIds": [drive]}
+    _ok(olive.post(f"/footage-requests/{ids[0]}/decision", json=revoke))
+    inside = window[0] + timedelta(minutes=5)
+
+    def share(who: httpx.Client, request: int, camera: int, start: datetime) -> httpx.Response:
+        query = {"camera": camera, "recorded_from": start.isoformat()}
+        return who.post(
+            f"/footage-requests/{request}/footage", params=query, content=CLIP.read_bytes()
+        )
+
+    for request in ids:
+        t.secrets.add(_ok(share(olive, request, porch, inside))["VideoId"])
+    late = window[1] - timedelta(seconds=2)
+    for who, request, camera, start in (
+        (olive, ids[0], drive, inside),
+        (olive, ids[1], porch, late),
+        (oscar, ids[0], gate, inside),
+    ):
+        refused = share(who, request, camera, start)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["rules"] == ["FOOTAGE-CONSENT"]
+    for client in (olive, oscar, police):
+        client.close()
+
     # Three requests refused before the policy decision: an unknown key, a bad key on a
     # review's URL, an operation nobody serves. The names they carry must not be published.
     stranger = server.client(("AKIAREPORTSTRANGER01", "not-a-secret"))
@@ -254,21 +334,29 @@ def test_requests_by_sector_purpose_and_operation(report):
     }
     # a collection, 2 enrollments, 3 searches and 2 review decisions
     assert sectors["nonprofit"]["allowed"] == _n(8) and sectors["nonprofit"]["total"] == _n(8)
-    # 2 moratorium denials and 3 refusals of unknown callers: small, withheld; 2 + 3 = 5 can
-    # be split in four ways, so the allowed 26 and the total 31 may be shown
+    # law enforcement: 5 footage requests allowed, 2 moratorium denials (small). The total 7
+    # would give the 2 away from the 5, so the 5 is withheld; and the 3 refusals of unknown
+    # callers (small) could be recomputed from the column of totals (54 - 8 - 18 - 18 - 7), so
+    # the 7 is withheld as well
     assert sectors["law_enforcement"]["denied"] == SMALL
-    assert sectors["law_enforcement"]["total"] == SMALL
-    assert sectors["law_enforcement"]["allowed"] == _n(0)
+    assert sectors["law_enforcement"]["allowed"] == WITHHELD
+    assert sectors["law_enforcement"]["total"] == WITHHELD
     assert sectors["(not authenticated)"]["refused"] == SMALL
     assert sectors["government"]["total"] == _n(0)
+    # community: 3 cameras, 7 decisions, 5 shares allowed and 3 refused (small, so the 15
+    # allowed is withheld and the total 18 shown)
+    assert sectors["community"]["denied"] == SMALL
+    assert sectors["community"]["allowed"] == WITHHELD
+    assert sectors["community"]["total"] == _n(18)
+    # 2 + 3 = 5 denied; the 3 refusals would follow from 54 - 46 - 5, so the 5 is withheld
     assert {c: sectors["(all)"][c] for c in COLUMNS} == {
-        "allowed": _n(26),
-        "denied": SMALL,
+        "allowed": _n(46),
+        "denied": WITHHELD,
         "refused": SMALL,
         "error": _n(0),
-        "total": _n(31),
+        "total": _n(54),
     }
-    assert report["summary"]["requests"] == "31" and report["summary"]["denied"] == "<5"
+    assert report["summary"]["requests"] == "54" and report["summary"]["denied"] == "x"
 
     purposes = _rows(requests["requests_by_purpose"], "purpose")
     assert purposes["photo_organization"]["total"] == _n(18)
@@ -276,6 +364,7 @@ def test_requests_by_sector_purpose_and_operation(report):
     assert purposes["criminal_investigation"]["denied"] == SMALL
     assert purposes["(no use case)"]["refused"] == SMALL
     assert purposes["trafficking_victims"]["total"] == _n(0)
+    assert purposes["footage_sharing"]["total"] == _n(18)
 
     classes = _rows(requests["requests_by_operation_class"], "class")
     assert classes["enroll"]["allowed"] == _n(12) and classes["enroll"]["total"] == _n(12)
@@ -288,6 +377,9 @@ def test_requests_by_sector_purpose_and_operation(report):
     assert classes["detect"]["refused"] == SMALL  # the unknown key's DetectFaces
     assert classes["(unrecognized)"]["refused"] == SMALL  # a URL path, a made-up operation
     assert classes["verify"]["total"] == _n(0)
+    # 20 allowed and 3 refused shares: the 20 is withheld, the 23 shown
+    assert classes["footage"]["total"] == _n(23)
+    assert classes["footage"]["denied"] == SMALL and classes["footage"]["allowed"] == WITHHELD
 
     operations = _rows(requests["requests_by_operation"], "operation")
     assert set(operations) == {
@@ -297,6 +389,10 @@ def test_requests_by_sector_purpose_and_operation(report):
         "CreateCollection",
         "DeleteFaces",
         "DecideReview",
+        "RegisterCamera",
+        "RequestFootage",
+        "DecideFootageRequest",
+        "ShareFootage",
         "(unrecognized operation)",
         "(all)",
     }
@@ -305,6 +401,15 @@ def test_requests_by_sector_purpose_and_operation(report):
     assert operations["SearchFacesByImage"]["total"] == _n(11)
     assert operations["SearchFacesByImage"]["allowed"] == WITHHELD
     assert operations["DeleteFaces"]["allowed"] == SMALL
+    assert operations["DecideFootageRequest"]["class"] == "footage"
+    assert operations["DecideFootageRequest"]["allowed"] == _n(7)
+    assert operations["ShareFootage"]["total"] == _n(8)
+    assert operations["ShareFootage"]["denied"] == SMALL
+    assert operations["ShareFootage"]["allowed"] == WITHHELD
+    # the class's total 23 less 7 and 8 would give away the 3 camera registrations (small)
+    # beside the 5 requests, so the 5 is withheld, and so is the footage table's count of them
+    assert operations["RequestFootage"]["allowed"] == WITHHELD
+    assert operations["RegisterCamera"]["allowed"] == SMALL
 
 
 def test_denials_reviews_gallery_and_actions(report):
@@ -313,6 +418,18 @@ def test_denials_reviews_gallery_and_actions(report):
     assert rules["MORATORIUM"]["denials"] == SMALL
     assert rules["LIMITED-ACCESS"]["denials"] == _n(0)
     assert rules["CASE-REFERENCE"]["denials"] == _n(0)
+    assert rules["FOOTAGE-CONSENT"]["denials"] == SMALL  # revoked, outside the window, declined
+
+    footage = document["footage"]["measures"]
+    assert footage == {
+        "requests": WITHHELD,  # 5, withheld with the operation's own count
+        "asked": _n(7),
+        "approve": _n(6),
+        "decline": SMALL,
+        "revoke": SMALL,
+        "shared": WITHHELD,  # 5, withheld with ShareFootage's allowed count (beside 3 refused)
+        "refused": SMALL,
+    }
 
     statuses = _rows(document["reviews"]["by_status"], "status")
     assert {s: statuses[s]["reviews"] for s in ("open", "confirmed", "rejected", "expired")} == {
@@ -338,11 +455,11 @@ def test_denials_reviews_gallery_and_actions(report):
 
     actions = _rows(document["actions"], "action")
     assert actions["Admin.ApproveUseCase"]["allowed"] == SMALL
-    assert actions["Admin.IssueKey"]["allowed"] == SMALL
+    assert actions["Admin.IssueKey"]["allowed"] == _n(6)
     assert actions["Erase"]["total"] == SMALL
     assert actions["System.RetentionPurge"]["total"] == SMALL
-    # 3 organizations + 3 registrations + 3 approvals + 2 members + 4 keys + 1 erasure + 2 purges
-    assert actions["(all)"]["total"] == _n(18)
+    # 4 organizations + 4 registrations + 4 approvals + 4 members + 6 keys + 1 erasure + 2 purges
+    assert actions["(all)"]["total"] == _n(25)
 
 
 def test_policy_versions_chain_and_demographic_audit(server, traffic, report, tmp_path):
@@ -351,8 +468,8 @@ def test_policy_versions_chain_and_demographic_audit(server, traffic, report, tm
     assert [v["version"] for v in document["policy_versions"]] == [traffic.policy_version]
     assert document["policy_versions"][0]["first_seen"] <= today
     chain = document["audit_chain"]
-    assert chain["records_in_period"] == 31 + 18  # requests and actions
-    assert chain["last_seq_in_period"] - chain["first_seq_in_period"] + 1 == 49
+    assert chain["records_in_period"] == 54 + 25  # requests and actions
+    assert chain["last_seq_in_period"] - chain["first_seq_in_period"] + 1 == 79
     assert chain["head_seq"] == chain["last_seq_in_period"]
     assert chain["latest_checkpoint"]["seq"] == chain["head_seq"]  # signed before the report
     assert chain["checkpoints_in_period"] == 1
@@ -391,29 +508,32 @@ def test_csv_and_html_show_the_same_suppressed_cells(report):
     sectors = _csv(out / "requests_by_sector.csv")
     assert sectors["__header__"] == ["sector", *COLUMNS]
     assert sectors["commercial"] == ["18", "0", "0", "0", "18"]
-    assert sectors["law_enforcement"] == ["0", "<5", "0", "0", "<5"]
-    assert sectors["(all)"] == ["26", "<5", "<5", "0", "31"]
+    assert sectors["law_enforcement"] == ["x", "<5", "0", "0", "x"]
+    assert sectors["(all)"] == ["46", "x", "<5", "0", "54"]
     operations = _csv(out / "requests_by_operation.csv")
     assert operations["SearchFacesByImage"] == ["identify", "x", "<5", "0", "0", "11"]
     assert _csv(out / "denials_by_rule.csv")["MORATORIUM"] == ["<5"]
     assert _csv(out / "gallery_changes.csv")["faces purged at their retention deadline"] == ["6"]
+    footage = _csv(out / "footage_sharing.csv")
+    assert footage["cameras asked"] == ["7"] and footage["videos shared with agencies"] == ["x"]
     for name in report["json"]["files"]:
         assert (out / name).is_file(), name
-    assert len([n for n in report["json"]["files"] if n.endswith(".csv")]) == 10
+    assert len([n for n in report["json"]["files"] if n.endswith(".csv")]) == 11
 
     html = (out / "transparency.html").read_text()
-    assert '<th scope="row">law_enforcement</th><td>0</td><td>&lt;5</td>' in html
+    assert '<th scope="row">law_enforcement</th><td>x</td><td>&lt;5</td>' in html
+    assert '<section id="footage">' in html
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([^"]+)"', html)
     assert len(images) == 5
     assert all(alt.startswith("Bar chart") for _, alt in images)
-    assert "law_enforcement: &lt;5" in images[0][1]  # the chart says no more than the table
+    assert "law_enforcement: x;" in images[0][1]  # the chart says no more than the table
     assert "http://" not in html and "https://" not in html  # no external assets
     assert "-----BEGIN PUBLIC KEY-----" in html
 
 
 def test_no_personal_data_in_any_file(traffic, report):
     files = sorted(report["dir"].iterdir())
-    assert len(files) == 12  # HTML, JSON and 10 CSV files
+    assert len(files) == 13  # HTML, JSON and 11 CSV files
     leaks = {
         (path.name, secret)
         for path in files

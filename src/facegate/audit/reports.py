@@ -68,6 +68,8 @@ UNRECOGNIZED_CLASS = "(unrecognized)"
 ACTION_NAME = re.compile(r"(?:Admin|System)\.[A-Za-z]{1,60}|Erase")
 ALL = "(all)"
 DELETION_KINDS = ("retention", "erasure")  # the kinds of deletion receipt
+# FOOTAGE-CONSENT: an owner's decision counts the cameras it was taken for.
+FOOTAGE_DECISIONS = (("approve", "approved"), ("decline", "declined"), ("revoke", "revoked"))
 # Shaping questions: a rule whose policies only shape (never deny) is not listed among denials.
 SHAPING_ACTIONS = frozenset({"UseThreshold", "ReleaseCandidates"})
 TEMPLATES = "templates"
@@ -369,6 +371,8 @@ class Period:
         default_factory=lambda: {kind: Counter() for kind in DELETION_KINDS}
     )
     review_status: Counter = field(default_factory=Counter)
+    # camera decisions by kind (approve, decline, revoke) and cameras asked by requests
+    footage: Counter = field(default_factory=Counter)
     review_seconds: list[float] = field(default_factory=list)
     versions: list[dict[str, Any]] = field(default_factory=list)
     records: int = 0
@@ -452,6 +456,19 @@ def read_period(services: Any, start: datetime, end: datetime) -> Period:
             period.deletions[kind]["n"] += 1
             period.deletions[kind]["faces"] += int(count or 0)
             period.deletion_operations[kind][operation] += 1
+        for operation, count, detail in s.execute(
+            select(AuditRecord.operation, AuditRecord.result_count, AuditRecord.detail).where(
+                *in_period,
+                AuditRecord.decision == "allow",
+                AuditRecord.operation.in_(("RequestFootage", "DecideFootageRequest")),
+            )
+        ):
+            if operation == "RequestFootage":  # counts the cameras it asked
+                period.footage["asked"] += int(count or 0)
+                continue
+            kind = json.loads(detail or "{}").get("decision")
+            if kind in dict(FOOTAGE_DECISIONS):  # counts the cameras decided for
+                period.footage[kind] += int(count or 0)
         for version, first, last in s.execute(
             select(AuditRecord.policy_version, func.min(AuditRecord.at), func.max(AuditRecord.at))
             .where(*in_period, AuditRecord.policy_version != "")
@@ -797,6 +814,41 @@ def transparency(services: Any, start: datetime, end: datetime, out_dir: Path) -
             "the number of faces deleted on request is not known and is not given."
         )
 
+    # Footage sharing (FOOTAGE-CONSENT): requests, the owners' decisions per camera, videos
+    # shared and refused. Counts that are cells of the operations table are tied to them.
+    footage = Table(
+        "footage_sharing",
+        "Private cameras' footage requested by agencies and shared by their owners",
+        "measure",
+        ("count",),
+        note="Owners' decisions are counted per camera; a decision may cover several of an "
+        "owner's cameras, and an approval can later be revoked (until footage is shared).",
+    )
+    asks = period.by_operation.get("RequestFootage", Counter())  # (not a defaultdict entry)
+    shares = period.by_operation.get("ShareFootage", Counter())
+    for name, label, value in (
+        ("requests", "footage requests made", asks["allow"]),
+        ("asked", "cameras asked", period.footage["asked"]),
+        *(
+            (kind, f"cameras {done} by their owners", period.footage[kind])
+            for kind, done in FOOTAGE_DECISIONS
+        ),
+        ("shared", "videos shared with agencies", shares["allow"]),
+        (
+            "refused",
+            "share attempts refused",
+            shares["deny"] + shares["refused"] + shares["error"],
+        ),
+    ):
+        footage.rows.append((label, {"count": ledger.put(("footage", name), value)}))
+    for name, operation, columns in (
+        ("requests", "RequestFootage", ("allowed",)),
+        ("shared", "ShareFootage", ("allowed",)),
+        ("refused", "ShareFootage", ("denied", "refused", "error")),
+    ):
+        if operation in period.by_operation:
+            ledger.relate(("footage", name), [("operation", operation, c) for c in columns])
+
     # The audit chain: its record count is never withheld (a verifier checks an export against
     # it); it is the sum of requests and actions, so that sum must not expose a withheld total.
     ledger.put(("chain", "records"), period.records, fixed=True)
@@ -825,7 +877,8 @@ def transparency(services: Any, start: datetime, end: datetime, out_dir: Path) -
     }
     demographic = demographic_audit(services)
 
-    csv_paths = [t.write_csv(out_dir, cells) for t in (*tables, denials, reviews, gallery, actions)]
+    published = (*tables, denials, reviews, gallery, footage, actions)
+    csv_paths = [t.write_csv(out_dir, cells) for t in published]
     csv_paths.append(
         _csv(
             out_dir / "review_time_to_decision.csv",
@@ -868,6 +921,10 @@ def transparency(services: Any, start: datetime, end: datetime, out_dir: Path) -
         "denials_by_rule": denials.to_json(cells),
         "reviews": {"by_status": reviews.to_json(cells), "time_to_decision": timing},
         "gallery": gallery_json,
+        "footage": {
+            **footage.to_json(cells),
+            "measures": {key[1]: cells[key].to_json() for key in cells if key[0] == "footage"},
+        },
         "actions": actions.to_json(cells),
         "policy_versions": period.versions,
         "audit_chain": audit_chain,
@@ -908,6 +965,7 @@ def transparency(services: Any, start: datetime, end: datetime, out_dir: Path) -
             reviews=reviews.rendered(cells),
             timing=timing,
             gallery=gallery.rendered(cells),
+            footage=footage.rendered(cells),
             actions=actions.rendered(cells),
             versions=period.versions,
             chain=audit_chain,
