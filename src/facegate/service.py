@@ -7,6 +7,7 @@ same data through :func:`open_services`.
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,8 +32,10 @@ from facegate.video.jobs import VideoJobs
 from facegate.video.store import VideoStore
 from facegate.vision.calibration import shipped_calibration
 from facegate.vision.models import DEFAULT_CHAIN
+from facegate.web.accounts import ConsoleAccounts
 
 OPERATOR_ORGANIZATION = "operator"
+OPERATOR_MEMBER = "operator"  # the first operator's member name and console username
 PROFILE = "facegate"
 
 
@@ -49,6 +52,7 @@ class Services:
     videos: VideoStore
     jobs: VideoJobs
     footage: Footage
+    console: ConsoleAccounts
 
     def close(self) -> None:
         self.gallery.indexes.save_all()
@@ -128,13 +132,24 @@ def open_services(settings: Settings) -> Services:
         videos,
         VideoJobs(sessions, videos, gallery, reviews, audit, settings, clock),
         footage=Footage(sessions, clock),
+        console=ConsoleAccounts(sessions, clock),
     )
 
 
-def bootstrap(services: Services, endpoint: str) -> IssuedKey | None:
-    """On first start: the operator organization and its key, written where SDKs find them.
+@dataclass(frozen=True)
+class FirstStart:
+    """What the first start created, to show once: the operator's key and console sign-in."""
 
-    Returns the key (to print once) or None when the data directory was set up before.
+    key: IssuedKey
+    console_user: str
+    console_password: str
+
+
+def bootstrap(services: Services, endpoint: str) -> FirstStart | None:
+    """On first start: the operator organization, its key (written where SDKs find it) and
+    the first operator's console sign-in.
+
+    Returns what to print once, or None when the data directory was set up before.
     """
     if services.accounts.has_operator():
         return None
@@ -142,6 +157,15 @@ def bootstrap(services: Services, endpoint: str) -> IssuedKey | None:
         OPERATOR_ORGANIZATION, sector="commercial", is_operator=True
     )
     key = services.accounts.issue_key(OPERATOR_ORGANIZATION, "created on first start")
+    password = secrets.token_urlsafe(15)
+    services.registry.add_member(OPERATOR_ORGANIZATION, OPERATOR_MEMBER, ["admin", "auditor"])
+    services.console.create_user(
+        OPERATOR_ORGANIZATION,
+        OPERATOR_MEMBER,
+        OPERATOR_MEMBER,
+        password,
+        created_by="first start",
+    )
     data_dir = services.settings.data_dir
     write_private(
         data_dir / "credentials",
@@ -152,7 +176,7 @@ def bootstrap(services: Services, endpoint: str) -> IssuedKey | None:
         data_dir / "config",
         f"[profile {PROFILE}]\nregion = {services.settings.region}\nendpoint_url = {endpoint}\n",
     )
-    return key
+    return FirstStart(key, OPERATOR_MEMBER, password)
 
 
 def write_private(path: Path, text: str) -> None:

@@ -27,14 +27,16 @@ from facegate.gallery.idempotency import Idempotency
 from facegate.maintenance import Schedule
 from facegate.service import Services, bootstrap, open_services
 from facegate.vision.models import DEFAULT_CHAIN
+from facegate.web.routes import install as install_console
 
 
 def announce_first_start(services: Services) -> None:
     """Create the operator's organization and key on first start and print them, once."""
     settings = services.settings
-    key = bootstrap(services, f"http://{settings.host}:{settings.port}")
-    if key is None:
+    first = bootstrap(services, f"http://{settings.host}:{settings.port}")
+    if first is None:
         return
+    key = first.key
     data_dir = settings.data_dir.resolve()
     print(
         "facegate: first start. The operator organization's key (shown only this once):\n"
@@ -42,7 +44,12 @@ def announce_first_start(services: Services) -> None:
         f"  aws_secret_access_key = {key.secret_access_key}\n"
         f"It is also in {data_dir / 'credentials'} (profile 'facegate'); use it with\n"
         f"  AWS_SHARED_CREDENTIALS_FILE={data_dir / 'credentials'} "
-        f"AWS_CONFIG_FILE={data_dir / 'config'} AWS_PROFILE=facegate",
+        f"AWS_CONFIG_FILE={data_dir / 'config'} AWS_PROFILE=facegate\n"
+        f"The first operator's console sign-in (shown only this once; change it with "
+        f"`facegate user set-password {first.console_user}`):\n"
+        f"  http://{settings.host}:{settings.port}/console\n"
+        f"  username = {first.console_user}\n"
+        f"  password = {first.console_password}",
         flush=True,
     )
 
@@ -72,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the first request is accepted.
         await asyncio.to_thread(services.gallery.indexes.load_all)
         app.state.services = services
+        app.state.console_accounts = services.console
         app.state.idempotency = Idempotency(services.gallery.sessions)
         pool = InferencePool(settings)
         app.state.pool = pool
@@ -103,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rest_usecases.router)
     app.include_router(rest_videos.router)
     app.include_router(rest_footage.router)
+    install_console(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def unknown_route(request: Request, exc: StarletteHTTPException) -> Response:

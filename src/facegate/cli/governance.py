@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from facegate.policy.point import Inputs
 from facegate.policy.registry import OPERATION_CLASSES, Principal
 from facegate.policy.tables import EXEMPT_PURPOSES, ROLES
 
-COMMANDS = ("org", "member", "usecase", "exemption", "key", "review", "policy")
+COMMANDS = ("org", "member", "user", "usecase", "exemption", "key", "review", "policy")
 
 
 def _csv(text: str) -> list[str]:
@@ -62,6 +63,22 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--roles", required=True, help=f"comma-separated: {', '.join(ROLES)}")
     p = _leaf(member, "list", help="list an organization's people")
     p.add_argument("--org", required=True)
+
+    user = _actions(sub, "user", "console sign-ins of members (the web console)")
+    p = _leaf(user, "create", help="let a member sign in to the console")
+    p.add_argument("username")
+    p.add_argument("--org", required=True)
+    p.add_argument("--member", required=True, help="the member (facegate member add) it acts as")
+    p.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (default: generate one and print it once)",
+    )
+    p = _leaf(user, "set-password", help="set a new password (ends the user's sessions)")
+    p.add_argument("username")
+    p.add_argument("--password-stdin", action="store_true")
+    p = _leaf(user, "list", help="console users")
+    p.add_argument("--org", default=None)
 
     usecase = _actions(sub, "usecase", "use-case registrations (LIMITED-ACCESS)")
     p = _leaf(usecase, "register", help="register a use case (pending until approved)")
@@ -225,6 +242,16 @@ def _dispatch(args, admin, services, parse_instant) -> Any:
         if a == "add":
             return admin.add_member(args.org, args.name, _csv(args.roles))
         return admin.members(args.org)
+    if c == "user":
+        if a == "list":
+            return admin.console_users(args.org)
+        generated = not args.password_stdin
+        password = secrets.token_urlsafe(15) if generated else sys.stdin.readline().rstrip("\n")
+        if a == "create":
+            out = admin.create_console_user(args.org, args.member, args.username, password)
+        else:
+            out = admin.set_console_password(args.username, password)
+        return {**out, "password": password} if generated else out
     if c == "usecase":
         if a == "register":
             return admin.register_use_case(

@@ -196,3 +196,4 @@ from facegate.fairness import tables as _fairness_tables  # noqa: E402, F401
 from facegate.footage import tables as _footage_tables  # noqa: E402, F401
 from facegate.policy import tables as _policy_tables  # noqa: E402, F401
 from facegate.video import tables as _video_tables  # noqa: E402, F401
+from facegate.web import tables as _web_tables  # noqa: E402, F401

@@ -99,6 +99,36 @@ class Administration:
             lambda: self.services.registry.members(organization),
         )
 
+    # --- console sign-ins --------------------------------------------------------------------
+
+    def create_console_user(
+        self, organization: str, member: str, username: str, password: str
+    ) -> dict[str, Any]:
+        """A console sign-in (Argon2-hashed password) for an existing member."""
+        return self._do(
+            "CreateConsoleUser",
+            {"organization": organization, "member": member, "username": username},
+            lambda r: self.services.console.create_user(
+                organization, member, username, password, created_by=self.actor, record=r
+            ),
+        )
+
+    def set_console_password(self, username: str, password: str) -> dict[str, Any]:
+        """A new password; the user's sessions end and a lock-out is lifted."""
+        self._do(
+            "SetConsolePassword",
+            {"username": username},
+            lambda r: self.services.console.set_password(username, password, record=r),
+        )
+        return {"username": username, "password": "changed", "sessions": "ended"}
+
+    def console_users(self, organization: str | None = None) -> list[dict[str, Any]]:
+        return self._read(
+            "ListConsoleUsers",
+            {"organization": organization or ""},
+            lambda: self.services.console.users(organization),
+        )
+
     # --- use cases -------------------------------------------------------------------------
 
     def register_use_case(self, organization: str, **fields: Any) -> dict[str, Any]:

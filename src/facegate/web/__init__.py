@@ -1,0 +1,1 @@
+"""The web console at ``/console``: people (not keys) sign in and work by role."""
