@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from facegate.audit.log import Entry, Recorder
+from facegate.audit.log import Entry, Recorder, entry_for
 from facegate.errors import FacegateError, InvalidParameterException
 from facegate.policy.point import ACCOUNT_OPERATIONS, Inputs, Question, Resource
 from facegate.policy.registry import Principal, check_sector
@@ -31,6 +31,33 @@ def parse_instant(text: str, what: str = "The date") -> datetime:
             f"{what} must be an ISO 8601 date or date and time, got {text!r}."
         ) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def authorized(
+    services: Services, caller: Principal, actor: str, *, resource: str = "", request_id: str = ""
+) -> Administration:
+    """``caller``'s Administration (acting as ``actor``) if the policies let it administer;
+    else the denial is recorded and raised (the admin API, the operator's console pages)."""
+    question = Question(
+        "Administer", Resource("Account", "account", caller.organization_id, caller.organization)
+    )
+    decision = services.point.decide(caller, question)
+    if not decision.allowed:
+        assert decision.error is not None
+        services.audit.append(
+            entry_for(
+                caller,
+                "Administer",
+                policy_version=decision.version,
+                policies=decision.policies,
+                error_type=decision.error.type_name,
+                reasons=decision.error.message,
+                resource=resource,
+                request_id=request_id,
+            )
+        )
+        raise decision.error
+    return Administration(services, actor, caller)
 
 
 class Administration:

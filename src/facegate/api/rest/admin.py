@@ -21,8 +21,8 @@ from facegate.api.rest.routes import CallerDep
 from facegate.audit.log import entry_for
 from facegate.errors import InvalidParameterException
 from facegate.gallery.schema import SECTORS
-from facegate.policy.administration import Administration, parse_instant
-from facegate.policy.point import Inputs, Question, Resource
+from facegate.policy.administration import Administration, authorized, parse_instant
+from facegate.policy.point import Inputs
 from facegate.policy.registry import Principal
 from facegate.policy.tables import EXEMPT_PURPOSES, ROLES
 
@@ -34,27 +34,13 @@ Organization = Annotated[str, Path(description="The organization's name.")]
 
 def _authorized(request: Request, caller: Principal) -> Administration:
     """The caller's Administration, if the policies let it administer (else a denial)."""
-    services = services_of(request)
-    question = Question(
-        "Administer", Resource("Account", "account", caller.organization_id, caller.organization)
+    return authorized(
+        services_of(request),
+        caller,
+        f"key:{caller.access_key_id}",
+        resource=request.url.path,
+        request_id=request.state.request_id,
     )
-    decision = services.point.decide(caller, question)
-    if not decision.allowed:
-        assert decision.error is not None
-        services.audit.append(
-            entry_for(
-                caller,
-                "Administer",
-                policy_version=decision.version,
-                policies=decision.policies,
-                error_type=decision.error.type_name,
-                reasons=decision.error.message,
-                resource=request.url.path,
-                request_id=request.state.request_id,
-            )
-        )
-        raise decision.error
-    return Administration(services, f"key:{caller.access_key_id}", caller)
 
 
 async def _run(request: Request, caller: Principal, act: Callable[[Administration], Any]) -> Any:
