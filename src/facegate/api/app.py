@@ -131,13 +131,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", tags=["service"])
     async def health() -> dict[str, object]:
-        pool: InferencePool = app.state.pool
-        return {
-            "status": "ok",
-            "version": __version__,
-            "model": DEFAULT_CHAIN.describe(),
-            "workers": settings.workers,
-            "in_flight": pool.in_flight,
-        }
+        return health_of(app)
 
     return app
+
+
+def health_of(app: FastAPI) -> dict[str, object]:
+    """What ``GET /health`` answers (the operator's console shows it too)."""
+    pool: InferencePool = app.state.pool
+    return {
+        "status": "ok",
+        "version": __version__,
+        "model": DEFAULT_CHAIN.describe(),
+        "workers": app.state.settings.workers,
+        "in_flight": pool.in_flight,
+    }
