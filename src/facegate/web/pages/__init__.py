@@ -24,4 +24,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-PAGE_ROUTERS: list[APIRouter] = []
+from facegate.web.pages import operator
+
+PAGE_ROUTERS: list[APIRouter] = [operator.router]
