@@ -21,8 +21,17 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 VIEWPORT = {"width": 1366, "height": 900}  # a laptop screen
 
 
+_SHARED: dict[str, object] = {}
+
+
 @pytest.fixture(scope="session")
 def browser():
+    """Every test module imports this fixture, so pytest sets it up once per module; they all
+    get the one Chromium (a second Playwright cannot start while one runs), which the first
+    set-up closes at the end of the session."""
+    if "chromium" in _SHARED:
+        yield _SHARED["chromium"]
+        return
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
@@ -31,8 +40,12 @@ def browser():
         chromium = p.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
         )
-        yield chromium
-        chromium.close()
+        _SHARED["chromium"] = chromium
+        try:
+            yield chromium
+        finally:
+            del _SHARED["chromium"]
+            chromium.close()
 
 
 def new_page(browser):
