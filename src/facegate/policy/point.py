@@ -61,9 +61,13 @@ ACCOUNT_OPERATIONS = frozenset(
         "Administer",
         "RegisterUseCase",
         "ListUseCases",
+        "EraseSubject",
+        "ListDeletionReceipts",
         "ReadAudit",
         "ExportAudit",
         "VerifyAudit",
+        "MakeReport",
+        "ViewReports",
         *(
             "RegisterCamera",
             "ListCameras",
