@@ -73,8 +73,12 @@ def erase(
     *,
     requested_by: str,
     entry: Entry | None = None,
+    recorder: Recorder | None = None,
 ) -> dict[str, Any]:
-    """Erase every face of ``subject`` (ExternalImageId or UserId) in ``organization``."""
+    """Erase every face of ``subject`` (ExternalImageId or UserId) in ``organization``.
+
+    ``recorder``: the caller's, when the erasure is a policy-guarded request whose guard
+    writes the record (:func:`facegate.policy.guard.guarded`); the receipt goes into it."""
     if not subject or len(subject) > 255:
         raise InvalidParameterException("The subject is an ExternalImageId or UserId (1-255).")
     with services.gallery.sessions() as s:
@@ -84,12 +88,8 @@ def erase(
         raise ResourceNotFoundException(
             f"No face or user of subject {subject!r} in {organization}'s collections."
         )
-    entry = entry or _system_entry("Erase", requested_by)
-    entry.organization = organization
-    entry.resource = f"subject/{organization}"
-    recorder = Recorder(services.audit, entry, fill=_receipt_into)
-    failed = False
-    try:
+
+    def deleted(record: Recorder) -> dict[str, Any]:
         return delete_with_receipt(
             services.gallery,
             doomed,
@@ -98,9 +98,21 @@ def erase(
             subject=subject,
             requested_by=requested_by,
             now=datetime.now(UTC),
-            record=recorder,
+            record=record,
             delete_users=users,
         )
+
+    if recorder is not None:
+        recorder.fill = _receipt_into
+        recorder.entry.resource = f"subject/{organization}"
+        return deleted(recorder)
+    entry = entry or _system_entry("Erase", requested_by)
+    entry.organization = organization
+    entry.resource = f"subject/{organization}"
+    recorder = Recorder(services.audit, entry, fill=_receipt_into)
+    failed = False
+    try:
+        return deleted(recorder)
     except Exception:
         failed = True
         entry.decision = "error"
