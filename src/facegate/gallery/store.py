@@ -45,6 +45,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes: they were stored as UTC."""
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def collection_arn(organization_id: int, name: str) -> str:
     return f"arn:facegate:rekognition:local:{organization_id:012d}:collection/{name}"
 
@@ -326,6 +331,28 @@ class Gallery:
         if len(rows) > max_results:
             out["NextToken"] = self.tokens.issue(scope, page[-1][0].row_id)
         return out
+
+    def face_metadata(self, org: int, name: str, face_ids: list[str]) -> dict[str, dict]:
+        """What facegate keeps about faces beside Rekognition's fields: legal basis,
+        provenance, use case, enrolled, last interaction, deletion deadline (UTC)."""
+        if not face_ids:
+            return {}
+        with self.sessions() as s:
+            c = self._collection(s, org, name)
+            faces = s.scalars(
+                select(Face).where(Face.collection_id == c.id, Face.face_id.in_(face_ids))
+            ).all()
+        return {
+            f.face_id: {
+                "legal_basis": f.legal_basis,
+                "provenance": f.provenance,
+                "use_case_id": f.use_case_id,
+                "enrolled": _utc(f.created_at),
+                "last_interaction": _utc(f.last_interaction),
+                "delete_by": _utc(f.delete_by),
+            }
+            for f in faces
+        }
 
     def delete_faces(
         self, org: int, name: str, face_ids: list[str], record: Record | None = None
