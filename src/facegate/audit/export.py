@@ -8,13 +8,14 @@ implementation of docs/audit.md) checks it without the server.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facegate.audit import chain
@@ -23,6 +24,8 @@ from facegate.audit.tables import AuditCheckpoint, AuditRecord
 from facegate.audit.verify import BATCH
 
 FORMAT = "facegate-audit-export/1"
+FILENAME = "facegate-audit.jsonl"  # the name a download is saved under
+MEDIA_TYPE = "application/x-ndjson"
 
 
 def record_dict(record: Any) -> dict[str, Any]:
@@ -35,6 +38,34 @@ def record_dict(record: Any) -> dict[str, Any]:
     out["prev_hash"] = get("prev_hash")
     out["hash"] = get("hash")
     return out
+
+
+def selection(
+    *,
+    organization: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    operation: str | None = None,
+    decision: str | None = None,
+    rule: str | None = None,
+) -> Select[tuple[AuditRecord]]:
+    """The records matching the filters of the API and the console (in no order): one
+    organization's, written in [since, until), of an operation, with a decision, decided by
+    a policy of ``rule`` (its id or the prefix of its ids)."""
+    query = select(AuditRecord)
+    if organization:
+        query = query.where(AuditRecord.organization == organization)
+    if since:
+        query = query.where(AuditRecord.at >= since)
+    if until:
+        query = query.where(AuditRecord.at < until)
+    if operation:
+        query = query.where(AuditRecord.operation == operation)
+    if decision:
+        query = query.where(AuditRecord.decision == decision)
+    if rule:
+        query = query.where(AuditRecord.policies.contains(f'"{rule}'))
+    return query
 
 
 def _records(
@@ -118,6 +149,15 @@ def export(
                 out.write(json.dumps(item) + "\n")
                 checkpoints += 1
     return {"records": count, "first_seq": first, "last_seq": last, "checkpoints": checkpoints}
+
+
+def export_text(audit: Any, **kw: Any) -> str:
+    """The export of ``audit`` (the server's AuditLog) as one text: the API's and the
+    console's download. ``kw``: since, until, organization, as :func:`export`."""
+    assert audit.signer is not None
+    buffer = io.StringIO()
+    export(audit.sessions, audit.signer, buffer, **kw)
+    return buffer.getvalue()
 
 
 def export_file(sessions: sessionmaker[Session], signer: Signer, path: Path, **kw: Any) -> dict:

@@ -9,7 +9,6 @@ deletes a record.
 from __future__ import annotations
 
 import asyncio
-import io
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -21,7 +20,7 @@ from facegate.api.rest.errors import RestRoute
 from facegate.api.rest.guard import guarded
 from facegate.api.rest.openapi import ERROR_RESPONSES
 from facegate.api.rest.routes import CallerDep
-from facegate.audit.export import export, record_dict
+from facegate.audit.export import FILENAME, MEDIA_TYPE, export_text, record_dict, selection
 from facegate.audit.log import Recorder
 from facegate.audit.tables import AuditRecord
 from facegate.audit.verify import verify_database
@@ -90,22 +89,15 @@ async def records(
     scope = organization if caller.operator else caller.organization
 
     def work() -> dict[str, Any]:
-        from sqlalchemy import select
-
+        query = selection(
+            organization=scope,
+            since=start,
+            until=end,
+            operation=operation,
+            decision=decision,
+            rule=rule,
+        ).where(AuditRecord.seq > after)
         with services.audit.sessions() as s:
-            query = select(AuditRecord).where(AuditRecord.seq > after)
-            if scope:
-                query = query.where(AuditRecord.organization == scope)
-            if start:
-                query = query.where(AuditRecord.at >= start)
-            if end:
-                query = query.where(AuditRecord.at < end)
-            if operation:
-                query = query.where(AuditRecord.operation == operation)
-            if decision:
-                query = query.where(AuditRecord.decision == decision)
-            if rule:
-                query = query.where(AuditRecord.policies.contains(f'"{rule}'))
             rows = s.scalars(query.order_by(AuditRecord.seq).limit(limit)).all()
             found = [
                 {k.title().replace("_", ""): v for k, v in record_dict(r).items()} for r in rows
@@ -134,23 +126,14 @@ async def export_log(
     start, end = _instant(since, "since"), _instant(until, "until")
 
     def work() -> str:
-        buffer = io.StringIO()
-        assert services.audit.signer is not None
-        export(
-            services.audit.sessions,
-            services.audit.signer,
-            buffer,
-            since=start,
-            until=end,
-            organization=None if caller.operator else caller.organization,
-        )
-        return buffer.getvalue()
+        scope = None if caller.operator else caller.organization
+        return export_text(services.audit, since=start, until=end, organization=scope)
 
     body = await asyncio.to_thread(_guarded, request, caller, "ExportAudit", work)
     return Response(
         body,
-        media_type="application/x-ndjson",
-        headers={"Content-Disposition": 'attachment; filename="facegate-audit.jsonl"'},
+        media_type=MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{FILENAME}"'},
     )
 
 
