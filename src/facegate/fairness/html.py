@@ -83,14 +83,20 @@ def _png(figure: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def render(report: dict[str, Any]) -> str:
-    import matplotlib
+def _figure(width: float, height: float) -> Any:
+    """A matplotlib figure of its own (no pyplot state: safe in a server's threads)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
 
-    groups = report.get("groups", {})
-    det, axis = plt.subplots(figsize=(7, 5))
+
+def det_chart(groups: dict[str, Any], target_fmr: float | None) -> str:
+    """DET curves per group (FNMR against FMR, log scale), as a base64 PNG."""
+    figure = _figure(7, 5)
+    axis = figure.add_subplot(1, 1, 1)
     for g, x in groups.items():
         points = [(a, b) for a, b in zip(x["det"]["fmr"], x["det"]["fnmr"], strict=True) if a > 0]
         if points:
@@ -98,12 +104,17 @@ def render(report: dict[str, Any]) -> str:
     axis.set_xscale("log")
     axis.set_xlabel("false match rate")
     axis.set_ylabel("false non-match rate")
-    axis.axvline(report["target_fmr"], color="grey", linestyle=":")
+    if target_fmr:
+        axis.axvline(target_fmr, color="grey", linestyle=":")
     axis.legend(fontsize=7)
-    det_png = _png(det)
-    plt.close(det)
+    return _png(figure)
+
+
+def score_histograms(groups: dict[str, Any]) -> str:
+    """Genuine and impostor similarity scores per group (log counts), as a base64 PNG."""
     rows = max(1, len(groups))
-    hist, axes = plt.subplots(rows, 1, figsize=(7, 1.6 * rows), squeeze=False)
+    figure = _figure(7, 1.6 * rows)
+    axes = figure.subplots(rows, 1, squeeze=False)
     for ax, (g, x) in zip(axes[:, 0], groups.items(), strict=False):
         edges = x["genuine_scores"]["edges"][:-1]
         ax.bar(edges, x["impostor_scores"]["counts"], width=2, alpha=0.6, label="impostor")
@@ -111,10 +122,18 @@ def render(report: dict[str, Any]) -> str:
         ax.set_yscale("log")
         ax.set_title(g, fontsize=8)
         ax.legend(fontsize=6)
-    hist_png = _png(hist)
-    plt.close(hist)
+    return _png(figure)
+
+
+def render(report: dict[str, Any]) -> str:
+    groups = report.get("groups", {})
     env = Environment(autoescape=True)
     template = env.from_string(PAGE)
     return template.render(
-        r=report, det=det_png, hist=hist_png, rate=_rate, ci=_ci, measure=_measure
+        r=report,
+        det=det_chart(groups, report["target_fmr"]),
+        hist=score_histograms(groups),
+        rate=_rate,
+        ci=_ci,
+        measure=_measure,
     )
