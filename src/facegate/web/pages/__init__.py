@@ -24,6 +24,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from facegate.web.pages import operator
+from facegate.web.pages import auditor, operator
 
-PAGE_ROUTERS: list[APIRouter] = [operator.router]
+PAGE_ROUTERS: list[APIRouter] = [operator.router, auditor.router]
