@@ -24,6 +24,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from facegate.web.pages import auditor, operator
+from facegate.web.pages import auditor, operator, owner, reviewer
 
-PAGE_ROUTERS: list[APIRouter] = [operator.router, auditor.router]
+PAGE_ROUTERS: list[APIRouter] = [reviewer.router, owner.router, operator.router, auditor.router]
