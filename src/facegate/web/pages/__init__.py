@@ -24,6 +24,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from facegate.web.pages import auditor, operator, owner, reviewer
+from facegate.web.pages import auditor, operator, organization, owner, reviewer
 
-PAGE_ROUTERS: list[APIRouter] = [reviewer.router, owner.router, operator.router, auditor.router]
+PAGE_ROUTERS: list[APIRouter] = [
+    reviewer.router,
+    owner.router,
+    operator.router,
+    auditor.router,
+    organization.router,
+]
