@@ -23,6 +23,7 @@ import hmac
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
@@ -177,6 +178,17 @@ def act(
 
 async def acted(request: Request, who: Who, operation: str, work, **kwargs: Any) -> Any:
     return await asyncio.to_thread(act, request, who, operation, work, **kwargs)
+
+
+def when(moment: datetime | str | None, seconds: bool = False) -> str:
+    """An instant as '2026-05-01 14:03 UTC' (with seconds if asked; '' for none)."""
+    if moment is None or moment == "":
+        return ""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    if moment.tzinfo is None:  # SQLite keeps UTC without its offset
+        moment = moment.replace(tzinfo=UTC)
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M{':%S' if seconds else ''}} UTC"
 
 
 def redirect(url: str) -> RedirectResponse:

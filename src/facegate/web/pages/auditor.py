@@ -58,6 +58,9 @@ from facegate.web.console import (
     requires,
     services_of,
 )
+from facegate.web.console import (
+    when as console_when,
+)
 from facegate.web.routes import ConsoleRoute
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
@@ -74,14 +77,7 @@ STYLE = re.compile(r"<style>(.*?)</style>", re.S)
 
 
 def when(moment: datetime | str | None) -> str:
-    """An instant as '2026-05-01 14:03:07 UTC' ('' for none)."""
-    if moment is None or moment == "":
-        return ""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    if moment.tzinfo is None:  # SQLite keeps UTC without its offset
-        moment = moment.replace(tzinfo=UTC)
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    return console_when(moment, seconds=True)
 
 
 def _instant(value: str | None, name: str) -> datetime | None:

@@ -38,8 +38,17 @@ from facegate.footage.consent import TRANSITIONS
 from facegate.gallery.store import Record
 from facegate.policy.registry import Principal, aware
 from facegate.policy.tables import UseCase
-from facegate.web.console import PREFIX, Who, act, form_of, redirect, render, requires, services_of
-from facegate.web.pages.reviewer import when
+from facegate.web.console import (
+    PREFIX,
+    Who,
+    act,
+    form_of,
+    redirect,
+    render,
+    requires,
+    services_of,
+    when,
+)
 from facegate.web.routes import ConsoleRoute
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)

@@ -40,6 +40,7 @@ from facegate.web.console import (
     request_id,
     requires,
     services_of,
+    when,
 )
 from facegate.web.routes import ConsoleRoute
 
@@ -54,15 +55,6 @@ OPERATIONS = {  # what the requester did, in words
     "SearchUsersByImage": "User search by image",
     "StartFaceSearch": "Search in a video",
 }
-
-
-def when(iso: str | None) -> str:
-    """An ISO instant as '2026-05-01 14:03 UTC' ('' for none)."""
-    if not iso:
-        return ""
-    moment = datetime.fromisoformat(iso)
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def time_left(iso: str | None, now: datetime) -> str:
