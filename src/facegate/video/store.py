@@ -30,6 +30,7 @@ from facegate.errors import (
     VideoTooLargeException,
 )
 from facegate.gallery.store import Record
+from facegate.policy.registry import aware
 from facegate.video.media import VideoError, VideoMetadata, probe
 from facegate.video.tables import Video
 
@@ -327,14 +328,14 @@ def view(row: Video) -> dict[str, Any]:
         "SizeBytes": row.size_bytes,
         "VideoMetadata": VideoMetadata.from_dict(json.loads(row.video_metadata)).to_rekognition(),
         "AddedBy": row.added_by,
-        "AddedAt": row.added_at.isoformat() if row.added_at else None,
+        "AddedAt": aware(row.added_at).isoformat() if row.added_at else None,
     }
     if row.source == "directory":
         out["Path"] = row.location
     if row.footage_request_id is not None:
         out["FootageRequestId"] = row.footage_request_id
         out["CameraId"] = row.camera_id
-        out["RecordedFrom"] = row.recorded_from.isoformat() if row.recorded_from else None
+        out["RecordedFrom"] = aware(row.recorded_from).isoformat() if row.recorded_from else None
     return out
 
 
