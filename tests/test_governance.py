@@ -69,16 +69,7 @@ def keys(server) -> dict[str, tuple[str, str]]:
     for name, (sector, purpose, operations, exemption, revoke) in PROFILES.items():
         server.organization(name, sector)
         if exemption:
-            server.ok(
-                "POST",
-                "/exemptions",
-                {
-                    "organization": name,
-                    "purpose": exemption,
-                    "reason": "vetted: tests",
-                    "expires": "2099-01-01",
-                },
-            )
+            server.exemption(name, exemption)
         use_case = server.use_case(name, purpose, operations)
         made[name] = server.key(name, use_case)
         if revoke:
@@ -300,16 +291,7 @@ def precinct(server):
     """A law-enforcement organization exempt for missing-persons work, with its people."""
     org = "precinct"
     server.organization(org, "law_enforcement")
-    server.ok(
-        "POST",
-        "/exemptions",
-        {
-            "organization": org,
-            "purpose": "missing_persons",
-            "reason": "vetted",
-            "expires": "2099-01-01",
-        },
-    )
+    server.exemption(org, "missing_persons")
     single = server.use_case(org, "missing_persons", ALL)
     double = server.use_case(org, "missing_persons", ALL, review_quorum=2)
     server.member(org, "alice", "analyst")

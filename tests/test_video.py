@@ -336,16 +336,7 @@ def precinct(server, media):
     reviewer, and the clip in its own store."""
     org = "precinct"
     server.organization(org, "law_enforcement")
-    server.ok(
-        "POST",
-        "/exemptions",
-        {
-            "organization": org,
-            "purpose": "missing_persons",
-            "reason": "vetted",
-            "expires": "2099-01-01",
-        },
-    )
+    server.exemption(org, "missing_persons")
     use_case = server.use_case(org, "missing_persons", MEDIA_OPERATIONS)
     capped = server.use_case(org, "missing_persons", MEDIA_OPERATIONS, video_hours_per_day=0.002)
     server.member(org, "alice", "analyst")
