@@ -478,39 +478,15 @@ class Registry:
                 holder, name, roles = f"key:{key.access_key_id}", "", list(SERVICE_KEY_ROLES)
             base = _base(s, org, now, key.access_key_id, holder, name, roles)
             u = s.get(UseCase, key.use_case_id) if key.use_case_id is not None else None
-            if u is None:
-                return Principal(**base)
-            status = "expired" if aware(u.expires_at) <= now else u.status
-            caps = {
-                name: int(value)
-                for name, value in (
-                    ("searches_per_hour", u.searches_per_hour),
-                    ("searches_per_day", u.searches_per_day),
-                    ("max_faces", u.max_faces),
-                    (
-                        "video_seconds_per_day",
-                        None if u.video_hours_per_day is None else u.video_hours_per_day * 3600,
-                    ),
-                )
-                if value is not None
-            }
-            return Principal(
-                **base,
-                use_case_id=u.id,
-                purpose=u.purpose,
-                use_case_status=status,
-                operations=tuple(json.loads(u.operations)),
-                human_review=u.human_review,
-                review_quorum=u.review_quorum,
-                realtime=u.realtime,
-                caps=caps,
-                use_case_expires=aware(u.expires_at),
-                retention_years=u.retention_years,
-            )
+            return Principal(**base) if u is None else _with_use_case(base, u, now)
 
-    def member_principal(self, member_id: int, at: datetime | None = None) -> Principal:
-        """What the policies know about a member signed in to the console (no use case:
-        the console reviews, administers and audits; it does not search)."""
+    def member_principal(
+        self, member_id: int, at: datetime | None = None, purpose: str | None = None
+    ) -> Principal:
+        """What the policies know about a member signed in to the console: no use case (the
+        console reviews, administers and audits; it does not search), or with ``purpose`` the
+        organization's approved, unexpired use case of that purpose that runs longest (camera
+        owners act under their ``footage_sharing`` use case), if there is one."""
         now = at or self.clock()
         with self.sessions() as s:
             member = s.get(Member, member_id)
@@ -519,9 +495,55 @@ class Registry:
             org = s.get(Organization, member.organization_id)
             assert org is not None
             roles = json.loads(member.roles)
-            return Principal(
-                **_base(s, org, now, CONSOLE_KEY, f"member:{member.id}", member.name, roles)
-            )
+            base = _base(s, org, now, CONSOLE_KEY, f"member:{member.id}", member.name, roles)
+            if purpose is None:
+                return Principal(**base)
+            usable = [
+                u
+                for u in s.scalars(
+                    select(UseCase).where(
+                        UseCase.organization_id == org.id,
+                        UseCase.purpose == purpose,
+                        UseCase.status == "approved",
+                    )
+                )
+                if aware(u.expires_at) > now
+            ]
+            if not usable:
+                return Principal(**base)
+            chosen = max(usable, key=lambda u: (aware(u.expires_at), u.id))
+            return _with_use_case(base, chosen, now)
+
+
+def _with_use_case(base: dict[str, Any], u: UseCase, now: datetime) -> Principal:
+    """A principal under use case ``u``: its purpose, status, operations, review, caps."""
+    status = "expired" if aware(u.expires_at) <= now else u.status
+    caps = {
+        name: int(value)
+        for name, value in (
+            ("searches_per_hour", u.searches_per_hour),
+            ("searches_per_day", u.searches_per_day),
+            ("max_faces", u.max_faces),
+            (
+                "video_seconds_per_day",
+                None if u.video_hours_per_day is None else u.video_hours_per_day * 3600,
+            ),
+        )
+        if value is not None
+    }
+    return Principal(
+        **base,
+        use_case_id=u.id,
+        purpose=u.purpose,
+        use_case_status=status,
+        operations=tuple(json.loads(u.operations)),
+        human_review=u.human_review,
+        review_quorum=u.review_quorum,
+        realtime=u.realtime,
+        caps=caps,
+        use_case_expires=aware(u.expires_at),
+        retention_years=u.retention_years,
+    )
 
 
 def _base(

@@ -19,14 +19,11 @@ who is also the community's admin is shown here only what they own).
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
 from facegate.audit.log import Recorder
 from facegate.errors import (
@@ -36,8 +33,7 @@ from facegate.errors import (
 )
 from facegate.footage.consent import TRANSITIONS
 from facegate.gallery.store import Record
-from facegate.policy.registry import Principal, aware
-from facegate.policy.tables import UseCase
+from facegate.policy.registry import Principal
 from facegate.web.console import (
     PREFIX,
     Who,
@@ -60,34 +56,10 @@ DECISIONS = tuple(TRANSITIONS)  # approve, decline, revoke
 
 def as_owner(request: Request, who: Who) -> Who:
     """The signed-in owner under their organization's approved, unexpired footage-sharing
-    use case (the one that expires last), or unchanged when there is none (then FOOTAGE-CONSENT
-    refuses, naming the use case)."""
-    p = who.principal
+    use case (the one that expires last), or without one (then FOOTAGE-CONSENT refuses,
+    naming the use case)."""
     registry = services_of(request).registry
-    now = registry.clock()
-    with registry.sessions() as s:
-        found = [
-            u
-            for u in s.scalars(
-                select(UseCase).where(
-                    UseCase.organization_id == p.organization_id,
-                    UseCase.purpose == FOOTAGE_PURPOSE,
-                    UseCase.status == "approved",
-                )
-            )
-            if aware(u.expires_at) > now
-        ]
-        if not found:
-            return who
-        u = max(found, key=lambda u: (aware(u.expires_at), u.id))
-        principal = replace(
-            p,
-            use_case_id=u.id,
-            purpose=u.purpose,
-            use_case_status="approved",
-            operations=tuple(json.loads(u.operations)),
-            use_case_expires=aware(u.expires_at),
-        )
+    principal = registry.member_principal(who.person.member_id, purpose=FOOTAGE_PURPOSE)
     return Who(who.person, principal)
 
 
