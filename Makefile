@@ -48,6 +48,7 @@ bench: install-bench
 	$(BIN)/python bench/policy.py
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/fairness.py
+	$(BIN)/python bench/video.py
 
 # Optional: replace the dlib-bin wheel (no BLAS) with dlib built from source against OpenBLAS,
 # about 5x faster for the CNN detector and the descriptor. Needs Debian's libopenblas-dev and
