@@ -423,7 +423,7 @@ def bench_workers(
 def decoding(path: Path, meta: VideoMetadata, sample_fps: float) -> dict[str, Any]:
     """The decoding a job's workers do, without the face analysis: every segment of
     ``jobs.segments_of`` through ``media.frames`` (seek, decode, RGB copies of sampled frames)."""
-    segments = segments_of(meta.duration_ms)
+    segments = segments_of(meta.duration_ms, sample_fps)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     sampled = 0
     for start, end in segments:
@@ -565,7 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "frame_rate": round(meta.frame_rate, 3),
             "frames": round(meta.duration_ms / 1000 * meta.frame_rate),
             "bytes": long_path.stat().st_size,
-            "segments": len(segments_of(meta.duration_ms)),
+            "segments": len(segments_of(meta.duration_ms, settings.sample_fps)),
             "source_clip": {
                 "duration_s": clip.duration_ms / 1000,
                 "frame_rate": round(clip.frame_rate, 3),

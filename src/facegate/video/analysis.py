@@ -48,7 +48,7 @@ def decode_vector(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype="<f4")
 
 
-def analyze_segment(path: str, start_ms: int, end_ms: int, sample_fps: float) -> dict[str, Any]:
+def analyze_segment(path: str, start_ms: float, end_ms: float, sample_fps: float) -> dict[str, Any]:
     """Faces in the sampled frames of [start_ms, end_ms). Raises media.VideoError."""
     eng = workers.engine()
     out: list[dict[str, Any]] = []

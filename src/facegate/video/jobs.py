@@ -69,11 +69,16 @@ class JobFailed(Exception):
     """The job cannot finish; the message becomes its ``StatusMessage``."""
 
 
-def segments_of(duration_ms: int) -> list[tuple[int, int]]:
-    """The stretches a video is analysed in (a function of its duration only, so that a
-    resumed job finds the same segments)."""
+def segments_of(duration_ms: int, sample_fps: float) -> list[tuple[float, float]]:
+    """The stretches a video is analysed in: 2-10 s (an eighth of the video), each a whole
+    number of sampling slots, so that no slot straddles two segments (a frame at either side
+    of a cut would otherwise be sampled by neither). A function of the duration and the
+    job's sampling rate only, so that a resumed job finds the same segments."""
+    step = 1000.0 / sample_fps
     size = min(SEGMENT_MAX_MS, max(SEGMENT_MIN_MS, math.ceil(duration_ms / 8)))
-    return [(start, min(start + size, duration_ms)) for start in range(0, duration_ms, size)]
+    span = max(1, math.ceil(size / step)) * step
+    count = max(1, math.ceil(duration_ms / span - 1e-9))
+    return [(k * span, min((k + 1) * span, duration_ms)) for k in range(count)]
 
 
 def expected_frames(duration_ms: int, sample_fps: float) -> int:
@@ -419,7 +424,7 @@ class VideoJobs:
     def _analyse(
         self, job: VideoJob, path: Path, metadata: VideoMetadata, done: dict[int, int]
     ) -> None:
-        segments = segments_of(metadata.duration_ms)
+        segments = segments_of(metadata.duration_ms, job.sample_fps)
         with self.sessions.begin() as s:
             s.execute(
                 update(VideoJob)

@@ -114,8 +114,8 @@ class Frame:
 def frames(
     path: Path,
     sample_fps: float,
-    start_ms: int = 0,
-    end_ms: int | None = None,
+    start_ms: float = 0,
+    end_ms: float | None = None,
     seen: dict[str, int] | None = None,
 ) -> Iterator[Frame]:
     """Decode the video and yield about ``sample_fps`` frames per second in [start, end).
@@ -136,7 +136,7 @@ def frames(
             # Seek to the keyframe before the segment, then decode forward to it.
             offset = (stream.start_time or 0) + int(start_ms / 1000 / base)
             container.seek(max(offset - int(2 / base), 0), stream=stream, backward=True)
-            next_slot = int(np.ceil(start_ms / step))
+            next_slot = int(np.ceil(start_ms / step - 1e-6))  # a segment starts on a slot
         index = 0
         try:
             for frame in container.decode(stream):
