@@ -585,6 +585,7 @@ class VideoJobs:
                     )
             job_row.review_ids = json.dumps(review_ids)
             s.execute(delete(VideoJobSegment).where(VideoJobSegment.job_id == job.id))
+            job_row.frames_total = job_row.frames_done  # the estimate gives way to the count
             self._end(s, job_row, "SUCCEEDED", "")
             entry = self._entry(job_row, "allow")
             entry.result_count = len(tracks) if job.kind == "search" else len(rows)
