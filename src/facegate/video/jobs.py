@@ -51,7 +51,7 @@ from facegate.video.results import (
     store_rows,
     without_deleted,
 )
-from facegate.video.store import VideoStore
+from facegate.video.store import DIRECTORY_BUCKET, STORE_BUCKET, VideoStore
 from facegate.video.tables import VideoJob, VideoJobSegment
 from facegate.video.tracking import Observation, Track, track_faces
 from facegate.vision import workers
@@ -132,15 +132,15 @@ class VideoJobs:
 
     def locate(self, organization_id: int, video: dict[str, Any]) -> Located:
         """The video a request names: a stored one, or a file in the video directory."""
-        obj = video.get("S3Object") if isinstance(video, dict) else None
-        if isinstance(obj, dict) and obj.get("Bucket") == "library" and obj.get("Name"):
-            path, relative = self.store.in_directory(str(obj["Name"]))
+        bucket, name = self.store.named(video)
+        if bucket == DIRECTORY_BUCKET:
+            path, relative = self.store.in_directory(name)
             try:
                 metadata: VideoMetadata | None = probe(path)
             except VideoError:
                 metadata = None
             return Located(None, relative, metadata)
-        row = self.store.resolve(organization_id, video)
+        row = self.store.stored(organization_id, name)
         return Located(row.id, "", VideoMetadata.from_dict(json.loads(row.video_metadata)))
 
     def earlier(
@@ -407,8 +407,9 @@ class VideoJobs:
                     "The video is longer than when the job was started; start a new job."
                 )
             self._analyse(job, path, metadata, done)
-            if self._cancelled(job_id):
-                raise JobFailed(f"Cancelled by {self._cancelled(job_id)}.")
+            by = self._cancelled(job_id)
+            if by:
+                raise JobFailed(f"Cancelled by {by}.")
             self._finish(job, metadata)
         except _Stopping:
             return  # left IN_PROGRESS: resumed from its saved segments at the next start
@@ -694,9 +695,9 @@ def status_view(job: VideoJob) -> dict[str, Any]:
     if metadata:
         out["VideoMetadata"] = VideoMetadata.from_dict(metadata).to_rekognition()
     if job.video_id:
-        out["Video"] = {"S3Object": {"Bucket": "facegate", "Name": job.video_id}}
+        out["Video"] = {"S3Object": {"Bucket": STORE_BUCKET, "Name": job.video_id}}
     else:
-        out["Video"] = {"S3Object": {"Bucket": "library", "Name": job.video_name}}
+        out["Video"] = {"S3Object": {"Bucket": DIRECTORY_BUCKET, "Name": job.video_name}}
     if job.job_tag:
         out["JobTag"] = job.job_tag
     percent = 100.0 if job.status == "SUCCEEDED" else 0.0

@@ -246,42 +246,28 @@ class VideoStore:
             raise InvalidS3ObjectException(f"No video {video_id!r} in your video store.")
         return row
 
-    def resolve(self, organization_id: int, video: dict[str, Any]) -> Video:
-        """The stored video a request's ``Video`` parameter names (of the caller's org)."""
+    @staticmethod
+    def named(video: dict[str, Any]) -> tuple[str, str]:
+        """The bucket and name a request's ``Video`` parameter gives, checked."""
         obj = video.get("S3Object") if isinstance(video, dict) else None
         if not isinstance(obj, dict) or not obj.get("Name"):
             raise InvalidParameterException(
                 "Video needs S3Object {Bucket, Name}: Bucket 'facegate' with a video id from "
                 "an upload, or Bucket 'library' with a path inside the video directory."
             )
-        bucket, name = obj.get("Bucket", STORE_BUCKET), str(obj["Name"])
-        if bucket == STORE_BUCKET:
-            with self.sessions() as s:
-                row = self.get(s, organization_id, name)
-                s.expunge(row)
-                return row
-        if bucket == DIRECTORY_BUCKET:
-            _, relative = self.in_directory(name)
-            with self.sessions() as s:
-                row = s.scalars(
-                    select(Video).where(
-                        Video.organization_id == organization_id,
-                        Video.source == "directory",
-                        Video.location == relative,
-                        Video.footage_request_id.is_(None),
-                    )
-                ).first()
-                if row is not None:
-                    s.expunge(row)
-                    return row
-            added = self.link(name, organization_id, "library")
-            with self.sessions() as s:
-                row = self.get(s, organization_id, added["VideoId"])
-                s.expunge(row)
-                return row
-        raise InvalidS3ObjectException(
-            f"Unknown bucket {str(bucket)[:64]!r}: use 'facegate' (uploads) or 'library'."
-        )
+        bucket = obj.get("Bucket", STORE_BUCKET)
+        if bucket not in (STORE_BUCKET, DIRECTORY_BUCKET):
+            raise InvalidS3ObjectException(
+                f"Unknown bucket {str(bucket)[:64]!r}: use 'facegate' (uploads) or 'library'."
+            )
+        return bucket, str(obj["Name"])
+
+    def stored(self, organization_id: int, video_id: str) -> Video:
+        """A video of the caller's organization, detached from its session."""
+        with self.sessions() as s:
+            row = self.get(s, organization_id, video_id)
+            s.expunge(row)
+            return row
 
     def path_of(self, row: Video) -> Path:
         if row.source == "upload":
