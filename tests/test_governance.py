@@ -15,6 +15,9 @@ import json
 
 import httpx
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from PIL import Image
 from sqlalchemy import create_engine, text
@@ -649,6 +652,29 @@ def test_every_request_leaves_a_decision_record(server, keys, backend):
     assert {"Admin.CreateOrganization", "Admin.IssueKey", "Admin.ApproveUseCase"} <= {
         r.operation for r in admin
     }
+
+
+def test_a_parameter_name_with_a_nul_character_is_refused_and_recorded(server, keys, backend):
+    """PostgreSQL text cannot hold NUL: the refusal is still the documented 400 (not a 500),
+    and its record keeps U+FFFD where the echoed name had the NUL."""
+    body = json.dumps({"CollectionId": "nul-probe", "Bad\u0000Name": 1}).encode()
+    headers = {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "RekognitionService.CreateCollection",
+    }
+    request = AWSRequest(method="POST", url=f"{server.url}/", data=body, headers=headers)
+    SigV4Auth(Credentials(*keys["shop"]), "rekognition", "us-east-1").add_auth(request)
+    response = httpx.post(f"{server.url}/", content=body, headers=dict(request.headers))
+    assert response.status_code == 400, response.text
+    assert response.json()["__type"] == "InvalidParameterException"
+    engine = create_engine(_database_url(server, backend))
+    with engine.connect() as db:
+        found = db.execute(
+            text("SELECT decision, reasons FROM audit_records WHERE request_id = :id"),
+            {"id": response.headers["x-amzn-RequestId"]},
+        ).one()
+    engine.dispose()
+    assert found.decision == "deny" and "Bad\ufffdName" in found.reasons
 
 
 def test_the_operator_is_created_even_if_an_organization_came_first(tmp_path):

@@ -80,6 +80,11 @@ def values_of(entry: Entry, at: datetime) -> dict[str, Any]:
     values["face_ids"] = json.dumps(list(entry.face_ids))
     values["detail"] = json.dumps(entry.detail, sort_keys=True, default=str)
     values["reasons"] = entry.reasons[:4000]
+    for name, value in values.items():
+        # PostgreSQL text cannot hold NUL (a parameter name sent with one is echoed in the
+        # reasons): U+FFFD stands for it, on every database, before the record is hashed
+        if isinstance(value, str) and "\x00" in value:
+            values[name] = value.replace("\x00", "\ufffd")
     # UTC before it is stored: SQLite keeps the clock time without its offset
     values["at"] = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
     return values
