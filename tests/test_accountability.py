@@ -360,6 +360,9 @@ def test_auditors_read_their_organization_and_outsiders_verify_exports(server, t
     (tmp_path / "key.pem").write_text(key["PublicKey"])
     exported = get(server.operator_keys(), "/export")
     assert exported.status_code == 200
+    # streamed as it is read from the database, never built whole in the server's memory
+    assert exported.headers.get("transfer-encoding") == "chunked"
+    assert "content-length" not in exported.headers
     (tmp_path / "log.jsonl").write_bytes(exported.content)
     done = server.cli(
         "audit",

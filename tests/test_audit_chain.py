@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from facegate.audit import chain
-from facegate.audit.export import export_file
+from facegate.audit.export import download, export_file
 from facegate.audit.log import AuditLog, Entry
 from facegate.audit.signing import Signer, load_or_create_signer
 from facegate.audit.verify import verify_database, verify_export
@@ -221,3 +221,13 @@ def test_a_partial_export_checks_each_record(log, tmp_path):
     path.write_text("\n".join(lines) + "\n")
     edited = verify_export(path, signer.public_pem)
     assert (edited.findings[0].kind, edited.findings[0].seq) == ("altered", record["seq"])
+
+
+def test_a_download_is_the_export_in_chunks(log, tmp_path):
+    """The API's and the console's download: the same lines as the file, a chunk at a time."""
+    sessions, signer, audit = log
+    path = tmp_path / "log.jsonl"
+    export_file(sessions, signer, path)
+    chunks = list(download(audit, chunk_chars=2000))
+    assert len(chunks) > 3 and "".join(chunks) == path.read_text()
+    assert all(chunk.endswith("\n") for chunk in chunks)  # whole lines in every chunk

@@ -8,7 +8,6 @@ implementation of docs/audit.md) checks it without the server.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -95,20 +94,40 @@ def _records(
         after = batch[-1]["seq"]
 
 
-def export(
+class Tally:
+    """What an export wrote, filled as its lines are made."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.first_seq: int | None = None
+        self.last_seq: int | None = None
+        self.checkpoints = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "records": self.records,
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "checkpoints": self.checkpoints,
+        }
+
+
+def lines(
     sessions: sessionmaker[Session],
     signer: Signer,
-    out: IO[str],
     *,
     since: datetime | None = None,
     until: datetime | None = None,
     organization: str | None = None,
-) -> dict[str, Any]:
-    """Write the records in [since, until) (and their checkpoints) to ``out``.
+    tally: Tally | None = None,
+) -> Iterator[str]:
+    """The export's lines (each ending in a newline), read from the database batch by batch:
+    memory stays flat however long the log is.
 
     With ``organization`` (an auditor's export) only that organization's records are written:
     such an export is a selection, so its chain does not link and it is marked ``partial``.
     """
+    tally = tally if tally is not None else Tally()
     header = {
         "type": "header",
         "format": FORMAT,
@@ -122,42 +141,68 @@ def export(
         "hashed_fields": list(chain.HASHED_FIELDS),
         "genesis": chain.GENESIS,
     }
-    out.write(json.dumps(header) + "\n")
-    first = last = None
-    count = 0
+    yield json.dumps(header) + "\n"
     for record in _records(sessions, since, until, organization):
-        out.write(json.dumps(record_dict(record), ensure_ascii=False) + "\n")
-        first = record["seq"] if first is None else first
-        last = record["seq"]
-        count += 1
-    checkpoints = 0
-    if first is not None and last is not None:
-        with sessions() as s:
-            for c in s.scalars(
-                select(AuditCheckpoint)
-                .where(AuditCheckpoint.seq >= first, AuditCheckpoint.seq <= last)
-                .order_by(AuditCheckpoint.seq)
-            ):
-                item = {
-                    "type": "checkpoint",
-                    "seq": c.seq,
-                    "hash": c.hash,
-                    "at": chain.timestamp(c.at),
-                    "key_id": c.key_id,
-                    "signature": c.signature,
-                }
-                out.write(json.dumps(item) + "\n")
-                checkpoints += 1
-    return {"records": count, "first_seq": first, "last_seq": last, "checkpoints": checkpoints}
+        yield json.dumps(record_dict(record), ensure_ascii=False) + "\n"
+        if tally.first_seq is None:
+            tally.first_seq = record["seq"]
+        tally.last_seq = record["seq"]
+        tally.records += 1
+    if tally.first_seq is None or tally.last_seq is None:
+        return
+    with sessions() as s:
+        found = s.scalars(
+            select(AuditCheckpoint)
+            .where(AuditCheckpoint.seq >= tally.first_seq, AuditCheckpoint.seq <= tally.last_seq)
+            .order_by(AuditCheckpoint.seq)
+        ).all()
+    for c in found:
+        item = {
+            "type": "checkpoint",
+            "seq": c.seq,
+            "hash": c.hash,
+            "at": chain.timestamp(c.at),
+            "key_id": c.key_id,
+            "signature": c.signature,
+        }
+        yield json.dumps(item) + "\n"
+        tally.checkpoints += 1
 
 
-def export_text(audit: Any, **kw: Any) -> str:
-    """The export of ``audit`` (the server's AuditLog) as one text: the API's and the
-    console's download. ``kw``: since, until, organization, as :func:`export`."""
+def export(
+    sessions: sessionmaker[Session],
+    signer: Signer,
+    out: IO[str],
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    organization: str | None = None,
+) -> dict[str, Any]:
+    """Write the records in [since, until) (and their checkpoints) to ``out`` (see
+    :func:`lines`); returns how many of each were written."""
+    tally = Tally()
+    for line in lines(
+        sessions, signer, since=since, until=until, organization=organization, tally=tally
+    ):
+        out.write(line)
+    return tally.to_dict()
+
+
+def download(audit: Any, chunk_chars: int = 1 << 16, **kw: Any) -> Iterator[str]:
+    """The export of ``audit`` (the server's AuditLog) in chunks of about ``chunk_chars``, for
+    a streamed download (the API's and the console's). ``kw``: since, until, organization, as
+    :func:`lines`. Nothing is read until the first chunk is asked for."""
     assert audit.signer is not None
-    buffer = io.StringIO()
-    export(audit.sessions, audit.signer, buffer, **kw)
-    return buffer.getvalue()
+    pending: list[str] = []
+    size = 0
+    for line in lines(audit.sessions, audit.signer, **kw):
+        pending.append(line)
+        size += len(line)
+        if size >= chunk_chars:
+            yield "".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield "".join(pending)
 
 
 def export_file(sessions: sessionmaker[Session], signer: Signer, path: Path, **kw: Any) -> dict:

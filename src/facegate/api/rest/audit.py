@@ -9,18 +9,19 @@ deletes a record.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from facegate.api.rest.bodies import services_of
 from facegate.api.rest.errors import RestRoute
 from facegate.api.rest.guard import guarded
 from facegate.api.rest.openapi import ERROR_RESPONSES
 from facegate.api.rest.routes import CallerDep
-from facegate.audit.export import FILENAME, MEDIA_TYPE, export_text, record_dict, selection
+from facegate.audit.export import FILENAME, MEDIA_TYPE, download, record_dict, selection
 from facegate.audit.log import Recorder
 from facegate.audit.tables import AuditRecord
 from facegate.audit.verify import verify_database
@@ -125,13 +126,13 @@ async def export_log(
     services = services_of(request)
     start, end = _instant(since, "since"), _instant(until, "until")
 
-    def work() -> str:
+    def work() -> Iterator[str]:
         scope = None if caller.operator else caller.organization
-        return export_text(services.audit, since=start, until=end, organization=scope)
+        return download(services.audit, since=start, until=end, organization=scope)
 
-    body = await asyncio.to_thread(_guarded, request, caller, "ExportAudit", work)
-    return Response(
-        body,
+    chunks = await asyncio.to_thread(_guarded, request, caller, "ExportAudit", work)
+    return StreamingResponse(  # read from the database as it is sent: memory stays flat
+        chunks,
         media_type=MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{FILENAME}"'},
     )

@@ -31,16 +31,17 @@ import hashlib
 import json
 import re
 import secrets
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from facegate.audit import reports
-from facegate.audit.export import FILENAME, MEDIA_TYPE, export_text, record_dict, selection
+from facegate.audit.export import FILENAME, MEDIA_TYPE, download, record_dict, selection
 from facegate.audit.log import Recorder
 from facegate.audit.tables import AuditRecord
 from facegate.audit.verify import verify_database
@@ -235,12 +236,12 @@ async def export_log(
     services = services_of(request)
     start, end = _instant(since, "From"), _instant(until, "Until")
 
-    def work(record: Recorder) -> str:
-        return export_text(services.audit, since=start, until=end, organization=_scope(who))
+    def work(record: Recorder) -> Iterator[str]:
+        return download(services.audit, since=start, until=end, organization=_scope(who))
 
-    body = await acted(request, who, "ExportAudit", work, resource="audit")
-    return Response(
-        body,
+    chunks = await acted(request, who, "ExportAudit", work, resource="audit")
+    return StreamingResponse(  # read from the database as it is sent: memory stays flat
+        chunks,
         media_type=MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{FILENAME}"'},
     )
