@@ -629,7 +629,9 @@ def build_log(
             if checkpoints:
                 connection.execute(insert(checkpoints_table), checkpoints)
             connection.execute(
-                update(head_table).where(head_table.c.id == 1).values(seq=seq, hash=prev)
+                update(head_table)
+                .where(head_table.c.id == 1)
+                .values(seq=seq, hash=prev, prev_hash=rows[-1]["prev_hash"])
             )
         t2 = time.perf_counter()
         made_s += t1 - t0
@@ -850,6 +852,7 @@ def million_run(
         and export_report.checkpoints_verified == checkpoints
     )
     path.unlink()
+    audit.close()
     engine.dispose()
     return {
         "build": build,
@@ -1038,6 +1041,7 @@ def run_backend(backend: Backend, signer: Signer, args: argparse.Namespace) -> d
         log(f"{backend.name}: CHAIN FAILED TO VERIFY after the latency run: {latency}")
     if not concurrent["verify_after"]["ok"]:
         log(f"{backend.name}: CHAIN FAILED TO VERIFY after the concurrent run: {concurrent}")
+    audit.close()
     sessions.kw["bind"].dispose()
     million = million_run(backend, signer, args, args.records)
     return {"latency": latency, "concurrent": concurrent, "million": million}

@@ -74,6 +74,28 @@ def postgres_databases():
         engine.dispose()
 
 
+AUDIT_CHECKPOINT_EVERY = 10  # the audit tests' logs sign a checkpoint this often
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def audit_log(request, tmp_path):
+    """(sessions, signer, AuditLog) on a fresh, migrated database of each kind."""
+    from facegate.audit.log import AuditLog
+    from facegate.audit.signing import load_or_create_signer
+    from facegate.gallery.db import open_database
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/audit.db"
+    else:
+        url = request.getfixturevalue("postgres_databases")()
+    sessions = open_database(url)
+    signer = load_or_create_signer(tmp_path, None)
+    audit = AuditLog(sessions, signer, checkpoint_every=AUDIT_CHECKPOINT_EVERY)
+    yield sessions, signer, audit
+    audit.close()
+    sessions.kw["bind"].dispose()
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def backend(request) -> dict[str, str]:
     """Server environment for each storage backend: every storage test runs on both."""

@@ -11,25 +11,19 @@ from sqlalchemy import text
 
 from facegate.audit import chain
 from facegate.audit.export import download, export_file
-from facegate.audit.log import AuditLog, Entry
+from facegate.audit.log import Entry
 from facegate.audit.signing import Signer, load_or_create_signer
 from facegate.audit.verify import verify_database, verify_export
-from facegate.gallery.db import open_database
+from tests.conftest import AUDIT_CHECKPOINT_EVERY
 
 RECORDS = 30
-EVERY = 10
+EVERY = AUDIT_CHECKPOINT_EVERY
 START = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def log(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/audit.db"
-    else:
-        url = request.getfixturevalue("postgres_databases")()
-    sessions = open_database(url)
-    signer = load_or_create_signer(tmp_path, None)
-    audit = AuditLog(sessions, signer, checkpoint_every=EVERY)
+@pytest.fixture
+def log(audit_log):
+    sessions, signer, audit = audit_log
     for i in range(RECORDS):
         audit.append(
             Entry(

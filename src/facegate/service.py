@@ -56,6 +56,7 @@ class Services:
 
     def close(self) -> None:
         self.gallery.indexes.save_all()
+        self.audit.close()
 
 
 def policy_dir(settings: Settings) -> Path:

@@ -6,9 +6,11 @@ times as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``). The sequence number is not hashed: it
 record's position, which the chain of previous hashes fixes. The first record's previous hash
 is :data:`GENESIS`. Anyone can recompute this from an export (see docs/audit.md).
 
-Appending reads the head (``audit_head``, locked with ``FOR UPDATE`` on PostgreSQL), writes
-the record with the next number, and moves the head only if it is still where it was read
-(compare-and-set): two writers can never both extend the chain from one head.
+Appending goes through the head (``audit_head``: the last seq, its hash and the hash before
+it). On SQLite the writer reads it, writes the record with the next number and moves the head
+only if it is still where it was read (compare-and-set). On PostgreSQL one statement claims the
+next number (the row lock is held to the commit), hashes the record on the server by the same
+rule and writes it. Either way two writers can never both extend the chain from one head.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from facegate.audit.tables import AuditHead, AuditRecord
@@ -101,19 +103,27 @@ _READ_HEAD_LOCKED = _READ_HEAD.with_for_update()
 _MOVE_HEAD = (
     update(_HEADS)
     .where(_HEADS.c.id == 1, _HEADS.c.seq == bindparam("b_old"))
-    .values(seq=bindparam("b_new"), hash=bindparam("b_hash"))
+    .values(seq=bindparam("b_new"), hash=bindparam("b_hash"), prev_hash=bindparam("b_prev"))
 )
 _INSERT_RECORD = insert(_RECORDS)
-# PostgreSQL: two round trips instead of three. The first claims the next number (the row
-# lock is held to the commit, so the head cannot move under it) and returns the previous
-# hash; the second writes the record and the new head hash in one statement.
-_CLAIM_PG = text("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-_RECORD_COLUMNS = [c.name for c in _RECORDS.columns]
-_INSERT_AND_MOVE_PG = text(
-    "WITH moved AS (UPDATE audit_head SET hash = :b_hash WHERE id = 1) "
-    f"INSERT INTO audit_records ({', '.join(_RECORD_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + c for c in _RECORD_COLUMNS)})"
+_FIELD_COLUMNS = [c.name for c in _RECORDS.columns if c.name not in ("seq", "prev_hash", "hash")]
+# PostgreSQL: one statement, one round trip. The update claims the next number (the row lock
+# is held to the commit, so no other writer can extend the chain from the same head), keeps
+# the previous hash and computes the new one on the server: SHA-256 over the previous hash
+# and ``b_tail`` ("\n" + the canonical encoding, made here), the rule of record_hash. The
+# insert writes the record with what the update returned. Run through the driver (psycopg's
+# named parameters); psycopg prepares it on the server after a few runs on a connection.
+APPEND_PG = (
+    "WITH moved AS (UPDATE audit_head SET seq = seq + 1, prev_hash = hash, "
+    "hash = encode(sha256(convert_to(hash, 'UTF8') || %(b_tail)s), 'hex') "
+    "WHERE id = 1 RETURNING seq, prev_hash, hash) "
+    f"INSERT INTO audit_records (seq, prev_hash, hash, {', '.join(_FIELD_COLUMNS)}) "
+    "VALUES ((SELECT seq FROM moved), (SELECT prev_hash FROM moved), (SELECT hash FROM moved), "
+    f"{', '.join(f'%({c})s' for c in _FIELD_COLUMNS)}) "
+    "RETURNING seq, prev_hash, hash"
 )
+# After a lost connection: was the record written? (``at`` is indexed and microsecond-exact.)
+FIND_PG = "SELECT seq, prev_hash, hash FROM audit_records WHERE at = %(at)s"
 
 
 def head(s: Session, *, lock: bool = False) -> tuple[int, str]:
@@ -124,6 +134,75 @@ def head(s: Session, *, lock: bool = False) -> tuple[int, str]:
     return int(row[0]), row[1]
 
 
+def pg_parameters(values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of :data:`APPEND_PG` for a record with ``values``."""
+    params = {name: values.get(name) for name in _FIELD_COLUMNS}
+    params["b_tail"] = b"\n" + canonical(values)
+    return params
+
+
+def pg_appended(row: Any, params: dict[str, Any]) -> tuple[int, str]:
+    """(seq, hash) of what :data:`APPEND_PG` returned, checked against the hash made here."""
+    if row is None or row[0] is None:
+        raise ChainConflict("The audit log's head row is missing.")
+    seq, prev, digest = int(row[0]), row[1], row[2]
+    if hashlib.sha256(prev.encode() + params["b_tail"]).hexdigest() != digest:
+        raise ChainConflict("The database hashed an audit record differently from the chain rule.")
+    return seq, digest
+
+
+def pg_written(row: Any, params: dict[str, Any]) -> bool:
+    """Whether ``row`` (seq, prev_hash, hash) is the record of ``params``."""
+    return hashlib.sha256(row[1].encode() + params["b_tail"]).hexdigest() == row[2]
+
+
+_ALL_COLUMNS = [c.name for c in _RECORDS.columns]
+_INSERT_SQLITE = (
+    f"INSERT INTO audit_records ({', '.join(_ALL_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _ALL_COLUMNS)})"
+)
+
+
+def sqlite_processors(dialect: Any) -> list[Any]:
+    """How SQLAlchemy turns each record column's value into what SQLite stores."""
+    return [c.type.bind_processor(dialect) for c in _RECORDS.columns]
+
+
+def sqlite_append_alone(
+    driver: Any, processors: list[Any], values: dict[str, Any]
+) -> tuple[int, str]:
+    """SQLite: a record alone in its transaction, on ``driver`` (a sqlite3 connection in
+    autocommit mode, ``isolation_level=None``), committed on return. ``BEGIN IMMEDIATE`` takes
+    the database's write lock first, so the head cannot move between its read and the write.
+    Values are stored as SQLAlchemy stores them (``processors``: :func:`sqlite_processors`),
+    so the record reads back, and hashes, exactly as one written through a session."""
+    driver.execute("BEGIN IMMEDIATE")
+    try:
+        row = driver.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+        if row is None:
+            raise ChainConflict("The audit log's head row is missing.")
+        seq, prev = int(row[0]) + 1, row[1]
+        digest = record_hash(prev, values)
+        driver.execute(
+            "UPDATE audit_head SET seq = ?, hash = ?, prev_hash = ? WHERE id = 1",
+            (seq, digest, prev),
+        )
+        record = {**values, "seq": seq, "prev_hash": prev, "hash": digest}
+        driver.execute(
+            _INSERT_SQLITE,
+            [
+                process(record[name]) if process is not None else record[name]
+                for name, process in zip(_ALL_COLUMNS, processors, strict=True)
+            ],
+        )
+        driver.execute("COMMIT")
+    except BaseException:
+        if driver.in_transaction:
+            driver.execute("ROLLBACK")
+        raise
+    return seq, digest
+
+
 def append(s: Session, values: dict[str, Any]) -> tuple[int, str]:
     """Add a record with ``values`` (its hashed fields) to the chain inside ``s``'s transaction.
 
@@ -132,21 +211,14 @@ def append(s: Session, values: dict[str, Any]) -> tuple[int, str]:
     """
     connection = s.connection()  # Core on the session's transaction: no ORM work per record
     if connection.dialect.name == "postgresql":
-        claimed = connection.execute(_CLAIM_PG).first()
-        if claimed is None:
-            raise ChainConflict("The audit log's head row is missing.")
-        seq, prev = int(claimed[0]), claimed[1]
-        digest = record_hash(prev, values)
-        connection.execute(
-            _INSERT_AND_MOVE_PG,
-            {**values, "seq": seq, "prev_hash": prev, "hash": digest, "b_hash": digest},
-        )
-        return seq, digest
+        params = pg_parameters(values)
+        cursor = connection.connection.driver_connection.execute(APPEND_PG, params)
+        return pg_appended(cursor.fetchone(), params)
     for _ in range(APPEND_ATTEMPTS):
         seq, prev = head(s, lock=True)
         digest = record_hash(prev, values)
         moved = connection.execute(
-            _MOVE_HEAD, {"b_old": seq, "b_new": seq + 1, "b_hash": digest}
+            _MOVE_HEAD, {"b_old": seq, "b_new": seq + 1, "b_hash": digest, "b_prev": prev}
         ).rowcount
         if moved == 1:
             connection.execute(

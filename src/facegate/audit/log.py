@@ -2,8 +2,9 @@
 
 A record that describes a state change is appended inside the transaction that makes the
 change (``append(entry, session=s)``): both commit or neither does. Other records get a
-transaction of their own. Every ``checkpoint_every`` records, and on the server's timer, the
-head is signed (:mod:`facegate.audit.signing`).
+transaction of their own, on a connection kept for them (:mod:`facegate.audit.standalone`).
+Every ``checkpoint_every`` records, and on the server's timer, the head is signed
+(:mod:`facegate.audit.signing`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facegate.audit import chain
 from facegate.audit.signing import Signer
+from facegate.audit.standalone import StandaloneWriter
 from facegate.audit.tables import AuditCheckpoint, AuditRecord
 
 DEFAULT_CHECKPOINT_EVERY = 1000
@@ -100,16 +102,34 @@ class AuditLog:
         self.sessions = sessions
         self.signer = signer
         self.checkpoint_every = checkpoint_every
+        engine = sessions.kw.get("bind")
+        self.standalone = (
+            StandaloneWriter(engine)
+            if engine is not None and engine.dialect.name in ("postgresql", "sqlite")
+            else None
+        )
 
     def append(
         self, entry: Entry, at: datetime | None = None, session: Session | None = None
     ) -> int:
-        """Chain ``entry``; inside ``session``'s transaction when given. Returns its seq."""
+        """Chain ``entry``; inside ``session``'s transaction when given, else in a transaction
+        of its own, committed on return. Returns its seq."""
         values = values_of(entry, at or datetime.now(UTC))
         if session is not None:
             return self._append(session, values)
+        if self.standalone is not None:
+            seq, digest = self.standalone.append(values)
+            if self.signer is not None and seq % self.checkpoint_every == 0:
+                with self.sessions.begin() as s:  # the record is committed: sign it after
+                    self._sign(s, seq, digest)
+            return seq
         with self.sessions.begin() as s:
             return self._append(s, values)
+
+    def close(self) -> None:
+        """Close the connection kept for records in their own transaction."""
+        if self.standalone is not None:
+            self.standalone.close()
 
     def _append(self, s: Session, values: dict[str, Any]) -> int:
         seq, digest = chain.append(s, values)
@@ -215,8 +235,10 @@ class Recorder:
         elif self.fill is not None and self.answer is not None:
             self.fill(self.entry, self.answer)
         self._latency()
+        if not (first and self.also):
+            self.audit.append(self.entry)
+            return
         with self.audit.sessions.begin() as s:
-            if first:
-                for write in self.also:
-                    write(s)
+            for write in self.also:
+                write(s)
             self.audit.append(self.entry, session=s)

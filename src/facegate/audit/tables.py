@@ -51,13 +51,14 @@ class AuditRecord(Base):
 
 
 class AuditHead(Base):
-    """The chain's head: one row (id 1)."""
+    """The chain's head: one row (id 1), the last record's seq and hash and the hash before it."""
 
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(RowId)
     hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class AuditCheckpoint(Base):
