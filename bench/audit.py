@@ -15,11 +15,13 @@ unreachable) it measures:
    * ``tx_without`` / ``tx_with``: a small state change (one row inserted into a scratch table
      this script creates, as IndexFaces inserts a face row) in ``sessions.begin()``, without
      and with ``audit.append(entry, session=s)`` inside it. The commit (one fsync) is shared,
-     so the added cost is the head read and compare-and-set, the record's insert and the
-     larger commit; reported as the difference of the means (with its standard error) and
-     of the p50s and p99s, and as the ``append`` call alone timed inside the transaction;
+     so the added cost is the append (SQLite: the head read and compare-and-set and the
+     record's insert; PostgreSQL: the one statement ``chain.APPEND_PG``) and the larger
+     commit; reported as the difference of the means (with its standard error) and of the
+     p50s and p99s, and as the ``append`` call alone timed inside the transaction;
    * ``own_tx``: ``audit.append(entry)`` in a transaction of its own (reads, denials), commit
-     and fsync included, all of which a read request adds.
+     and fsync included, all of which a read request adds: on the connection the AuditLog
+     keeps for such records (``audit.standalone``), as in the service.
 
    Entries are realistic SearchFacesByImage records (principal, use case, policy version,
    deciding policies, thresholds, 5 face ids, request id, latency, a small detail), the
