@@ -1,0 +1,99 @@
+"""Upgrading a database that holds data: what a migration must do to rows already stored."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic import command
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facegate.gallery.db import alembic_config, make_engine, migrate
+from facegate.gallery.schema import Collection, Face, Organization
+from facegate.policy.tables import UseCase
+
+T0 = datetime(2024, 1, 10, 9, 30, tzinfo=UTC)
+YEAR = timedelta(days=365.25)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/old.db"
+    return request.getfixturevalue("postgres_databases")()
+
+
+def _face(collection: Collection, **fields) -> Face:
+    return Face(
+        face_id=str(uuid.uuid4()),
+        collection_id=collection.id,
+        image_id=str(uuid.uuid4()),
+        image_sha256="0" * 64,
+        box_left=0.1,
+        box_top=0.1,
+        box_width=0.5,
+        box_height=0.5,
+        confidence=99.9,
+        model_version="dlib-test",
+        vector=b"\0" * 512,
+        detail="{}",
+        created_at=T0,
+        **fields,
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def test_faces_stored_without_a_deadline_get_one_when_the_database_is_upgraded(url):
+    """Migration 0009: faces from before deadlines existed get the retention rule's deadline
+    (retention never purged them); a face that had one keeps it."""
+    engine = make_engine(url)
+    config = alembic_config(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0008")
+    with Session(engine) as s, s.begin():
+        org = Organization(name="archive", sector="nonprofit", created_at=T0)
+        s.add(org)
+        s.flush()
+        collection = Collection(
+            organization_id=org.id, name="old", face_model_version="dlib-test", created_at=T0
+        )
+        ending = UseCase(
+            organization_id=org.id,
+            purpose="media_archive",
+            description="d",
+            legal_basis="b",
+            operations="[]",
+            expires_at=T0 + YEAR,
+            status="approved",
+            registered_at=T0,
+            registered_by="test",
+            retention_years=2.0,
+        )
+        s.add_all([collection, ending])
+        s.flush()
+        faces = {
+            "never used": _face(collection),
+            "matched later": _face(collection, last_interaction=T0 + timedelta(days=100)),
+            "use case ends first": _face(collection, use_case_id=ending.id),
+            "had one": _face(collection, delete_by=T0 + timedelta(days=7)),
+        }
+        s.add_all(faces.values())
+        s.flush()
+        ids = {name: face.face_id for name, face in faces.items()}
+    migrate(engine)
+    with Session(engine) as s:
+        found = dict(s.execute(select(Face.face_id, Face.delete_by)).all())
+    engine.dispose()
+    deadlines = {name: _aware(found[face_id]) for name, face_id in ids.items()}
+    assert deadlines == {
+        "never used": T0 + 3 * YEAR,
+        "matched later": T0 + timedelta(days=100) + 3 * YEAR,
+        "use case ends first": T0 + YEAR,
+        "had one": T0 + timedelta(days=7),
+    }
