@@ -13,6 +13,7 @@ from pathlib import Path
 import boto3
 import httpx
 from botocore.config import Config
+from sqlalchemy import create_engine, text
 
 BASIS = {"X-Facegate-Basis": "consent:test-fixture", "X-Facegate-Provenance": "tests/data"}
 
@@ -75,6 +76,24 @@ class Server:
         """SIGKILL: no shutdown handler runs, as in a crash."""
         self.process.kill()
         self.process.wait()
+
+    @property
+    def database_url(self) -> str:
+        """The database this server runs on (its data directory's SQLite file by default)."""
+        return (
+            self.env.get("FACEGATE_DATABASE_URL")
+            or os.environ.get("FACEGATE_DATABASE_URL")
+            or f"sqlite:///{self.data_dir}/facegate.db"
+        )
+
+    def query(self, sql: str, **params: object) -> list:
+        """The rows of ``sql``, read straight from the server's database (what it stored)."""
+        engine = create_engine(self.database_url)
+        try:
+            with engine.connect() as db:
+                return list(db.execute(text(sql), params))
+        finally:
+            engine.dispose()
 
     def operator_keys(self) -> tuple[str, str]:
         """The key the first start wrote to <data dir>/credentials."""

@@ -14,7 +14,6 @@ import httpx
 import numpy as np
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
-from sqlalchemy import create_engine, text
 
 from tests.conftest import DATA
 from tests.conftest import london_front as front
@@ -24,19 +23,6 @@ pytestmark = pytest.mark.models
 
 SUBJECTS = sorted(p.stem.split("_")[0] for p in (DATA / "london" / "neutral_front").glob("*.jpg"))
 CASE = {"X-Facegate-Case": "CASE-77"}
-
-
-def database_url(server: Server, backend: dict[str, str]) -> str:
-    return backend.get("FACEGATE_DATABASE_URL") or f"sqlite:///{server.data_dir}/facegate.db"
-
-
-def query(server: Server, backend, sql: str, **params) -> list:
-    engine = create_engine(database_url(server, backend))
-    try:
-        with engine.connect() as db:
-            return list(db.execute(text(sql), params))
-    finally:
-        engine.dispose()
 
 
 def verify(server: Server) -> dict:
@@ -105,16 +91,12 @@ def test_sigkill_in_a_mixed_burst_leaves_a_chain_that_matches_the_state(tmp_path
         assert report["records"] >= 25 and report["checkpoints_verified"] >= 1
         stored = {
             row[0]
-            for row in query(
-                server,
-                backend,
+            for row in server.query(
                 "SELECT f.face_id FROM faces f JOIN collections c ON c.id = f.collection_id "
                 "WHERE c.name = 'burst'",
             )
         }
-        records = query(
-            server,
-            backend,
+        records = server.query(
             "SELECT operation, decision, face_ids FROM audit_records "
             "WHERE organization = 'burst-org' ORDER BY seq",
         )
@@ -130,9 +112,7 @@ def test_sigkill_in_a_mixed_burst_leaves_a_chain_that_matches_the_state(tmp_path
         # as deleted: no change without its record, no record of a change that did not happen
         assert stored == added - removed
         assert added, "the burst indexed nothing before the kill"
-        denied = query(
-            server,
-            backend,
+        denied = server.query(
             "SELECT count(*) FROM audit_records WHERE organization = 'police' "
             "AND decision = 'deny' AND policies LIKE '%MORATORIUM%'",
         )[0][0]
@@ -174,9 +154,7 @@ def test_retention_purges_exactly_the_expired_faces(server, backend):
         for s in SUBJECTS[3:6]
     ]
     deadlines = dict(
-        query(
-            server,
-            backend,
+        server.query(
             "SELECT face_id, delete_by FROM faces WHERE face_id IN "
             f"({', '.join(repr(f) for f in soon + later)})",
         )
@@ -190,16 +168,12 @@ def test_retention_purges_exactly_the_expired_faces(server, backend):
     assert purged["faces_deleted"] == 3 and purged["receipts"] == 1
     left = {f["FaceId"] for f in brief.list_faces(CollectionId="photos")["Faces"]}
     assert left == set(later)
-    receipt = query(
-        server,
-        backend,
+    receipt = server.query(
         "SELECT body, sha256 FROM deletion_receipts WHERE kind = 'retention' AND id = :id",
         id=purged["receipt_ids"][0],
     )[0]
     assert sorted(json.loads(receipt[0])["face_ids"]) == sorted(soon)
-    recorded = query(
-        server,
-        backend,
+    recorded = server.query(
         "SELECT detail, face_ids FROM audit_records WHERE operation = 'System.RetentionPurge'",
     )
     assert any(json.loads(d)["receipt_sha256"] == receipt[1] for d, _ in recorded)
@@ -251,9 +225,7 @@ def test_erasure_leaves_no_trace(server, backend):
     )["FaceRecords"][0]["Face"]["FaceId"]
     client.create_user(CollectionId="lobby", UserId=subject)
     client.associate_faces(CollectionId="lobby", UserId=subject, FaceIds=[smiling])
-    doomed = query(
-        server,
-        backend,
+    doomed = server.query(
         "SELECT f.row_id, f.face_id, f.vector FROM faces f JOIN collections c "
         "ON c.id = f.collection_id JOIN organizations o ON o.id = c.organization_id "
         "WHERE o.name = :org AND (f.external_image_id = :s OR f.face_id = :f)",
@@ -262,9 +234,7 @@ def test_erasure_leaves_no_trace(server, backend):
         f=smiling,
     )
     assert len(doomed) == 3
-    crops_before = query(
-        server,
-        backend,
+    crops_before = server.query(
         "SELECT count(*) FROM face_crops WHERE face_row_id IN "
         f"({', '.join(str(r[0]) for r in doomed)})",
     )[0][0]
@@ -275,16 +245,9 @@ def test_erasure_leaves_no_trace(server, backend):
     assert sorted(erased["face_ids"]) == sorted(r[1] for r in doomed)
     # nothing left in SQL
     ids = ", ".join(str(r[0]) for r in doomed)
-    assert query(server, backend, f"SELECT count(*) FROM faces WHERE row_id IN ({ids})")[0][0] == 0
-    assert (
-        query(server, backend, f"SELECT count(*) FROM face_crops WHERE face_row_id IN ({ids})")[0][
-            0
-        ]
-        == 0
-    )
-    assert (
-        query(server, backend, "SELECT count(*) FROM users WHERE name = :s", s=subject)[0][0] == 0
-    )
+    assert server.query(f"SELECT count(*) FROM faces WHERE row_id IN ({ids})")[0][0] == 0
+    assert server.query(f"SELECT count(*) FROM face_crops WHERE face_row_id IN ({ids})")[0][0] == 0
+    assert server.query("SELECT count(*) FROM users WHERE name = :s", s=subject)[0][0] == 0
     # nor in any index file: the vectors' bytes are nowhere
     files = list((Path(server.data_dir) / "index").glob("*.faiss"))
     assert files
@@ -298,9 +261,7 @@ def test_erasure_leaves_no_trace(server, backend):
     assert candidates("lobby") == set() and candidates("garage") == set()
     remaining = {
         row[0]
-        for row in query(
-            server,
-            backend,
+        for row in server.query(
             "SELECT f.external_image_id FROM faces f JOIN collections c ON c.id = f.collection_id"
             " JOIN organizations o ON o.id = c.organization_id WHERE o.name = :org",
             org=org,
@@ -310,9 +271,7 @@ def test_erasure_leaves_no_trace(server, backend):
     # the receipt's hash is in the log
     details = [
         json.loads(d)
-        for (d,) in query(
-            server, backend, "SELECT detail FROM audit_records WHERE operation = 'Admin.Erase'"
-        )
+        for (d,) in server.query("SELECT detail FROM audit_records WHERE operation = 'Admin.Erase'")
     ]
     assert any(d.get("receipt_sha256") == erased["sha256"] for d in details)
     assert verify(server)["ok"]

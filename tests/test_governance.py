@@ -462,7 +462,7 @@ def test_searches_by_face_and_by_user_are_reviewed_too(server, precinct):
 
 
 def test_crops_are_kept_only_where_review_needs_them_and_sealed(server, keys, precinct, backend):
-    engine = create_engine(_database_url(server, backend))
+    engine = create_engine(server.database_url)
     with engine.connect() as db:
         rows = db.execute(
             text(
@@ -620,12 +620,8 @@ def test_administration_is_for_operator_keys(server, keys):
     assert patched.status_code == 200, patched.text
 
 
-def _database_url(server: Server, backend: dict[str, str]) -> str:
-    return backend.get("FACEGATE_DATABASE_URL") or f"sqlite:///{server.data_dir}/facegate.db"
-
-
 def test_every_request_leaves_a_decision_record(server, keys, backend):
-    engine = create_engine(_database_url(server, backend))
+    engine = create_engine(server.database_url)
     with engine.connect() as db:
         records = db.execute(
             text(
@@ -667,7 +663,7 @@ def test_a_parameter_name_with_a_nul_character_is_refused_and_recorded(server, k
     response = httpx.post(f"{server.url}/", content=body, headers=dict(request.headers))
     assert response.status_code == 400, response.text
     assert response.json()["__type"] == "InvalidParameterException"
-    engine = create_engine(_database_url(server, backend))
+    engine = create_engine(server.database_url)
     with engine.connect() as db:
         found = db.execute(
             text("SELECT decision, reasons FROM audit_records WHERE request_id = :id"),

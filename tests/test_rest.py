@@ -289,7 +289,7 @@ def test_authentication_errors(server, api):
         assert_error(client.get("/collections"), 401, "UnrecognizedClientException")
 
 
-def test_invalid_parameters(api, london):
+def test_invalid_parameters(server, api, london):
     probe = front(next(iter(london)), smiling=True)
     message = assert_error(
         api.post(
@@ -329,6 +329,16 @@ def test_invalid_parameters(api, london):
     ]
     for response in cases:
         assert_error(response, 400, "InvalidParameterException")
+    # each refusal is on the record once, with who asked (FastAPI's own refusals too)
+    ids = [response.headers["x-request-id"] for response in cases]
+    recorded = server.query(
+        "SELECT request_id, organization, decision, error_type FROM audit_records "
+        f"WHERE request_id IN ({', '.join(repr(i) for i in ids)})"
+    )
+    assert sorted(r.request_id for r in recorded) == sorted(ids)
+    assert {(r.organization, r.decision, r.error_type) for r in recorded} == {
+        ("rest-org", "deny", "InvalidParameterException")
+    }
     assert_error(
         api.get(f"/collections/{MAIN}/faces", params={"next_token": "forged.token"}),
         400,

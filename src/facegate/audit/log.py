@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -92,6 +94,23 @@ def values_of(entry: Entry, at: datetime) -> dict[str, Any]:
     return values
 
 
+# The seqs appended while a front door's request runs (its threads share the list): the door
+# records a refusal that no other path recorded. None outside a request.
+_WRITTEN: ContextVar[list[int] | None] = ContextVar("facegate_audit_written", default=None)
+
+
+@contextmanager
+def records_written() -> Iterator[list[int]]:
+    """The seqs of the records appended in this context while it is open, including from
+    threads started in it (``asyncio.to_thread`` copies the context, not the list)."""
+    written: list[int] = []
+    token = _WRITTEN.set(written)
+    try:
+        yield written
+    finally:
+        _WRITTEN.reset(token)
+
+
 class AuditLog:
     def __init__(
         self,
@@ -116,15 +135,19 @@ class AuditLog:
         of its own, committed on return. Returns its seq."""
         values = values_of(entry, at or datetime.now(UTC))
         if session is not None:
-            return self._append(session, values)
-        if self.standalone is not None:
+            seq = self._append(session, values)
+        elif self.standalone is not None:
             seq, digest = self.standalone.append(values)
             if self.signer is not None and seq % self.checkpoint_every == 0:
                 with self.sessions.begin() as s:  # the record is committed: sign it after
                     self._sign(s, seq, digest)
-            return seq
-        with self.sessions.begin() as s:
-            return self._append(s, values)
+        else:
+            with self.sessions.begin() as s:
+                seq = self._append(s, values)
+        written = _WRITTEN.get()
+        if written is not None:
+            written.append(seq)
+        return seq
 
     def close(self) -> None:
         """Close the connection kept for records in their own transaction."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
@@ -13,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
 
+from facegate.audit.log import records_written
 from facegate.auth.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
@@ -118,8 +120,46 @@ def invalid_request(error: RequestValidationError) -> InvalidParameterException:
     )
 
 
+def operation_of(request: Request) -> str:
+    """What a REST request's record names as its operation: the route's operation id or path."""
+    route = request.scope.get("route")
+    return getattr(route, "operation_id", None) or getattr(route, "path", "REST")
+
+
+async def _record_refusal(request: Request, error: FacegateError, request_id: str) -> None:
+    """Record a request refused before anything recorded it: FastAPI's own validation of the
+    path, query or body, or a body that cannot be read (authentication runs first, so the
+    caller is known when there is one)."""
+    # imported here: the front door's recording sits above this module (bodies imports it)
+    from facegate.api.governed import record_refusal
+
+    services = request.app.state.services
+    caller = getattr(request.state, "caller", None)
+    await asyncio.to_thread(
+        record_refusal, services, caller, operation_of(request), error, request_id
+    )
+
+
+INTERNAL = InternalServerError("facegate failed to answer; the error is in its log.")
+
+
+async def _refused(
+    request: Request, error: FacegateError, request_id: str, written: list[int]
+) -> Response:
+    """The error's answer, once the request is on the record: a refusal that nothing recorded
+    (none of the front door's paths reached the log) is recorded here."""
+    if not written:
+        try:
+            await _record_refusal(request, error, request_id)
+        except Exception:  # no answer goes out without its record
+            logger.exception("request %s: its refusal could not be recorded", request_id)
+            return error_response(INTERNAL, request_id)
+    return error_response(error, request_id)
+
+
 class RestRoute(APIRoute):
-    """A route that answers every error in the REST error shape and tags each response.
+    """A route that answers every error in the REST error shape and tags each response, and
+    sees that every refused request is on the record (``audit.log.records_written``).
 
     Scoping this to the ``/v1`` router keeps FastAPI's 422 handling and the JSON error shape
     away from the AWS JSON door, which answers its own errors.
@@ -132,23 +172,21 @@ class RestRoute(APIRoute):
         async def answer(request: Request) -> Response:
             request_id = str(uuid.uuid4())
             request.state.request_id = request_id
-            try:
-                response = await handler(request)
-            except FacegateError as error:
-                response = error_response(error, request_id)
-            except RequestValidationError as error:
-                response = error_response(invalid_request(error), request_id)
-            except ClientDisconnect:
-                response = error_response(
-                    InvalidParameterException("The client disconnected during the request."),
-                    request_id,
-                )
-            except Exception:
-                logger.exception("request %s failed", request_id)
-                response = error_response(
-                    InternalServerError("facegate failed to answer; the error is in its log."),
-                    request_id,
-                )
+            with records_written() as written:
+                try:
+                    response = await handler(request)
+                except FacegateError as error:
+                    response = await _refused(request, error, request_id, written)
+                except RequestValidationError as error:
+                    response = await _refused(request, invalid_request(error), request_id, written)
+                except ClientDisconnect:
+                    disconnected = InvalidParameterException(
+                        "The client disconnected during the request."
+                    )
+                    response = await _refused(request, disconnected, request_id, written)
+                except Exception:
+                    logger.exception("request %s failed", request_id)
+                    response = error_response(INTERNAL, request_id)
             response.headers[REQUEST_ID_HEADER] = request_id
             return response
 

@@ -30,7 +30,7 @@ from fastapi.security import APIKeyHeader
 from facegate.api.governed import INPUT_HEADERS, execute, inputs_from, record_refusal
 from facegate.api.operations import Context
 from facegate.api.rest.bodies import query, read_body, services_of, with_path
-from facegate.api.rest.errors import API_KEY_HEADER, RestRoute
+from facegate.api.rest.errors import API_KEY_HEADER, RestRoute, operation_of
 from facegate.api.rest.openapi import (
     CONFLICT,
     ERROR_RESPONSES,
@@ -68,15 +68,20 @@ def authenticate(request: Request, api_key: Annotated[str | None, Security(API_K
     A refusal is recorded (with the key id it named, if any).
     """
     try:
-        return _authenticate(request, api_key)
+        caller = _authenticate(request, api_key)
     except FacegateError as error:
-        route = request.scope.get("route")
-        operation = getattr(route, "operation_id", None) or getattr(route, "path", "REST")
         claimed = (api_key or "").partition(":")[0]
         record_refusal(
-            services_of(request), None, operation, error, request.state.request_id, claimed
+            services_of(request),
+            None,
+            operation_of(request),
+            error,
+            request.state.request_id,
+            claimed,
         )
         raise
+    request.state.caller = caller  # a refusal of the parameters that follows names who asked
+    return caller
 
 
 def _authenticate(request: Request, api_key: str | None) -> Principal:
