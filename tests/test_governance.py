@@ -627,7 +627,7 @@ def test_every_request_leaves_a_decision_record(server, keys, backend):
             text(
                 "SELECT organization, operation, decision, policy_version, policies, "
                 "requested_threshold, effective_threshold, case_reference, review_id, "
-                "error_type FROM audit_records ORDER BY seq"
+                "error_type, access_key_id, request_id FROM audit_records ORDER BY seq"
             )
         ).all()
     engine.dispose()
@@ -648,6 +648,9 @@ def test_every_request_leaves_a_decision_record(server, keys, backend):
     assert {"Admin.CreateOrganization", "Admin.IssueKey", "Admin.ApproveUseCase"} <= {
         r.operation for r in admin
     }
+    # an administrative change made through the API names the request it answered
+    through_api = [r for r in admin if r.access_key_id]
+    assert through_api and all(r.request_id for r in through_api)
 
 
 def test_a_parameter_name_with_a_nul_character_is_refused_and_recorded(server, keys, backend):

@@ -57,18 +57,31 @@ def authorized(
             )
         )
         raise decision.error
-    return Administration(services, actor, caller)
+    return Administration(services, actor, caller, request_id=request_id)
 
 
 class Administration:
-    def __init__(self, services: Services, actor: str, principal: Principal | None = None):
+    def __init__(
+        self,
+        services: Services,
+        actor: str,
+        principal: Principal | None = None,
+        *,
+        request_id: str = "",
+    ):
         self.services = services
         self.actor = actor
         self.principal = principal
+        self.request_id = request_id  # of the API or console request it acts for, if any
 
     def _do(self, action: str, detail: dict[str, Any], fn: Callable[[Recorder], Any]) -> Any:
         """Run ``fn(record)``; the change and its record commit together."""
-        entry = Entry(operation=f"Admin.{action}", decision="allow", member=self.actor)
+        entry = Entry(
+            operation=f"Admin.{action}",
+            decision="allow",
+            member=self.actor,
+            request_id=self.request_id,
+        )
         if self.principal is not None:
             p = self.principal
             entry.organization, entry.sector = p.organization, p.sector
