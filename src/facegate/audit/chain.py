@@ -111,8 +111,8 @@ _FIELD_COLUMNS = [c.name for c in _RECORDS.columns if c.name not in ("seq", "pre
 # is held to the commit, so no other writer can extend the chain from the same head), keeps
 # the previous hash and computes the new one on the server: SHA-256 over the previous hash
 # and ``b_tail`` ("\n" + the canonical encoding, made here), the rule of record_hash. The
-# insert writes the record with what the update returned. Run through the driver (psycopg's
-# named parameters); psycopg prepares it on the server after a few runs on a connection.
+# insert writes the record with what the update returned. Driver SQL (psycopg's named
+# parameters), which psycopg prepares on the server after a few runs on a connection.
 APPEND_PG = (
     "WITH moved AS (UPDATE audit_head SET seq = seq + 1, prev_hash = hash, "
     "hash = encode(sha256(convert_to(hash, 'UTF8') || %(b_tail)s), 'hex') "
@@ -212,8 +212,7 @@ def append(s: Session, values: dict[str, Any]) -> tuple[int, str]:
     connection = s.connection()  # Core on the session's transaction: no ORM work per record
     if connection.dialect.name == "postgresql":
         params = pg_parameters(values)
-        cursor = connection.connection.driver_connection.execute(APPEND_PG, params)
-        return pg_appended(cursor.fetchone(), params)
+        return pg_appended(connection.exec_driver_sql(APPEND_PG, params).first(), params)
     for _ in range(APPEND_ATTEMPTS):
         seq, prev = head(s, lock=True)
         digest = record_hash(prev, values)
