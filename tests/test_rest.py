@@ -438,3 +438,25 @@ def test_unknown_paths_and_methods_answer_in_the_error_shape(api):
             "InvalidParameterException",
         )
         assert response.headers["x-request-id"]
+
+
+def test_text_with_a_nul_character_is_refused_on_every_database(server):
+    """PostgreSQL text cannot hold NUL (U+0000): such text is a parameter error on both
+    databases, never a server error, and nothing is stored; the refusal is on the record."""
+    with rest_client(server, server.operator_keys()) as operator:
+        made = operator.post(
+            "/admin/organizations", json={"name": "nul\x00org", "sector": "commercial"}
+        )
+        message = assert_error(made, 400, "InvalidParameterException")
+        assert "NUL" in message
+        listed = operator.get("/admin/organizations").json()["organizations"]
+        assert not any("nul" in o["name"] for o in listed)
+        filtered = operator.get("/audit/records", params={"operation": "Detect\x00Faces"})
+        assert_error(filtered, 400, "InvalidParameterException")
+    recorded = server.query(
+        "SELECT operation, decision, error_type FROM audit_records WHERE request_id = :id",
+        id=made.headers["x-request-id"],
+    )
+    assert [tuple(r) for r in recorded] == [
+        ("Admin.CreateOrganization", "error", "InvalidParameterException")
+    ]

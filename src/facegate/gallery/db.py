@@ -6,6 +6,7 @@ a fresh data directory and an upgraded one both start at the same schema.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+from facegate.errors import InvalidParameterException
 
 
 def database_url(data_dir: Path, url: str | None) -> str:
@@ -33,12 +36,38 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+NUL_REFUSED = "Text may not contain the NUL character (U+0000)."
+
+
+def _texts(parameters: Any) -> Iterator[str]:
+    """The strings among a statement's parameters (one set, or many for executemany)."""
+    sets = parameters if isinstance(parameters, list) else [parameters]
+    for one in sets:
+        values = one.values() if isinstance(one, dict) else one or ()
+        for value in values:
+            if isinstance(value, str):
+                yield value
+
+
+def _refuse_nul(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _many: bool
+) -> None:
+    """PostgreSQL text cannot hold NUL, and a NUL from a client would fail there as a server
+    error: every database refuses it before the statement runs, as a parameter error of the
+    request (SQLite would store it; the same input must not be valid on one and not the
+    other). Audit records never reach this: they replace NUL with U+FFFD first."""
+    if any("\x00" in text for text in _texts(parameters)):
+        raise InvalidParameterException(NUL_REFUSED)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
+    return engine
 
 
 def alembic_config(url: str) -> Config:
