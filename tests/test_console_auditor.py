@@ -183,6 +183,23 @@ def test_export_downloads_jsonl_of_their_records(server, orgs, browser, tmp_path
     page.context.close()
 
 
+def test_a_malformed_address_is_refused_and_on_the_record(server, orgs, browser):  # noqa: F811
+    """A signed-in person's request refused before any action ran (a date that is not one, a
+    page number that is not a number) still leaves its record, naming who asked."""
+    page = _signed_in(browser, server, "aud-beta", orgs["passwords"]["beta"])
+    for query in ("since=last-tuesday", "before=minus-one"):
+        answer = page.goto(f"{server.url}/console/audit?{query}")
+        assert answer.status == 400 and "Not done" in page.inner_text("main")
+    page.context.close()
+    refused = server.query(
+        "SELECT operation, decision, error_type, reasons FROM audit_records "
+        "WHERE organization = 'beta' AND member = 'beta-auditor' AND decision = 'deny' "
+        "AND error_type = 'InvalidParameterException' ORDER BY seq"
+    )
+    assert [r.operation for r in refused] == ["/console/audit", "/console/audit"]
+    assert "last-tuesday" in refused[0].reasons
+
+
 def test_role_separation(server, orgs, browser):  # noqa: F811
     # an organization admin (no auditor role) cannot open the audit pages
     page = _signed_in(browser, server, "adm-alpha", orgs["passwords"]["alpha-admin"])

@@ -23,7 +23,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from facegate.errors import FacegateError, InternalServerError
+from facegate.api.governed import record_refusal
+from facegate.api.rest.errors import operation_of
+from facegate.audit.log import records_written
+from facegate.errors import FacegateError, InternalServerError, InvalidParameterException
 from facegate.web.accounts import SignInRefused
 from facegate.web.console import (
     COOKIE,
@@ -37,6 +40,7 @@ from facegate.web.console import (
     redirect,
     refused_page,
     render,
+    services_of,
     sign_in_url,
     signed_in,
 )
@@ -61,6 +65,10 @@ class ConsoleRoute(APIRoute):
 
         async def answer(request: Request) -> Response:
             request.state.request_id = str(uuid.uuid4())
+            with records_written() as written:
+                return await _answered(request, written)
+
+        async def _answered(request: Request, written: list[int]) -> Response:
             try:
                 response = await handler(request)
             except SignInRequired:
@@ -85,15 +93,22 @@ class ConsoleRoute(APIRoute):
                     message=error.message,
                 )
             except FacegateError as error:
-                response = refused_page(request, _who_or_none(request), error)
+                who = _who_or_none(request)
+                await _record_refusal(request, who, error, written)
+                response = refused_page(request, who, error)
             except RequestValidationError:
+                who = _who_or_none(request)
+                malformed = InvalidParameterException(
+                    "The form or address was incomplete or malformed."
+                )
+                await _record_refusal(request, who, malformed, written)
                 response = render(
                     request,
                     "error.html",
-                    _who_or_none(request),
+                    who,
                     status=400,
                     title="Not done",
-                    message="The form or address was incomplete or malformed.",
+                    message=malformed.message,
                 )
             except Exception:
                 log.exception("console request %s failed", request.state.request_id)
@@ -104,6 +119,23 @@ class ConsoleRoute(APIRoute):
             return response
 
         return answer
+
+
+async def _record_refusal(
+    request: Request, who: Who | None, error: FacegateError, written: list[int]
+) -> None:
+    """A signed-in person's request refused before anything recorded it (a malformed form or
+    address, a value the database refuses): on the record like any refusal."""
+    if who is None or written:
+        return
+    await asyncio.to_thread(
+        record_refusal,
+        services_of(request),
+        who.principal,
+        operation_of(request),
+        error,
+        request.state.request_id,
+    )
 
 
 def _who_or_none(request: Request) -> Who | None:
