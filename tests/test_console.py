@@ -65,6 +65,29 @@ def test_wrong_passwords_lock_the_account(server, browser):  # noqa: F811
     fresh = json.loads(server.cli("user", "set-password", "lee", "--json").stdout)["password"]
     sign_in(page, server, "lee", fresh)
     page.context.close()
+    # every attempt is on the record with the account it named, never a password; a name
+    # that is no account (it could be a password typed in the wrong box) is not written
+    page = new_page(browser)
+    page.goto(f"{server.url}/console/sign-in")
+    page.get_by_label("Username").fill("Secret-Typed-As-A-Name-71")
+    page.get_by_label("Password").fill("whatever it is")
+    page.get_by_role("button", name="Sign in").click()
+    assert "Wrong username or password" in page.get_by_role("alert").inner_text()
+    page.context.close()
+    attempts = server.query(
+        "SELECT organization, member, resource, decision, reasons FROM audit_records "
+        "WHERE operation = 'Console.SignIn' AND (member = 'lee' OR resource = 'console-user') "
+        "ORDER BY seq"
+    )
+    assert [(r.decision, r.member) for r in attempts] == [("deny", "lee")] * 6 + [
+        ("allow", "lee"),
+        ("deny", ""),
+    ]
+    assert "locked" in attempts[5].reasons and attempts[0].organization == "lockers"
+    assert attempts[-1].resource == "console-user"
+    logged = " ".join(str(v) for r in server.query("SELECT * FROM audit_records") for v in r)
+    for secret in ("not the password at all", password, fresh, "Secret-Typed-As-A-Name-71"):
+        assert secret not in logged
 
 
 def test_forms_without_the_csrf_token_are_refused(server):

@@ -133,7 +133,7 @@ def open_services(settings: Settings) -> Services:
         videos,
         VideoJobs(sessions, videos, gallery, reviews, audit, settings, clock),
         footage=Footage(sessions, clock),
-        console=ConsoleAccounts(sessions, clock),
+        console=ConsoleAccounts(sessions, clock, audit),
     )
 
 

@@ -24,6 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from facegate.audit.log import AuditLog, Entry
 from facegate.errors import (
     AccessDeniedException,
     InvalidParameterException,
@@ -96,9 +97,15 @@ def check_username(username: str) -> str:
 
 
 class ConsoleAccounts:
-    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Callable[[], datetime],
+        audit: AuditLog | None = None,
+    ):
         self.sessions = sessions
         self.clock = clock
+        self.audit = audit  # sign-ins and sign-outs are recorded with their changes
 
     # --- users -------------------------------------------------------------------------------
 
@@ -183,11 +190,42 @@ class ConsoleAccounts:
 
     # --- signing in --------------------------------------------------------------------------
 
-    def sign_in(self, username: str, password: str) -> tuple[str, SignedIn]:
+    def _record(
+        self,
+        s: Session,
+        operation: str,
+        user: ConsoleUser | None,
+        refusal: str | None,
+        request_id: str,
+    ) -> None:
+        """The sign-in's or sign-out's record, in its transaction. The account is named only
+        when it exists (a mistyped username can be a password); no password is ever written."""
+        if self.audit is None:
+            return
+        entry = Entry(
+            operation=operation,
+            decision="deny" if refusal else "allow",
+            resource="console-user",
+            reasons=refusal or "",
+            error_type="AccessDeniedException" if refusal else "",
+            request_id=request_id,
+        )
+        member = s.get(Member, user.member_id) if user is not None else None
+        if user is not None and member is not None:
+            org = s.get(Organization, member.organization_id)
+            entry.resource = f"console-user/{user.username}"
+            entry.member = member.name
+            entry.roles = json.loads(member.roles)
+            if org is not None:
+                entry.organization, entry.sector = org.name, org.sector
+        self.audit.append(entry, session=s)
+
+    def sign_in(self, username: str, password: str, request_id: str = "") -> tuple[str, SignedIn]:
         """A new session's token and who it is, or :class:`SignInRefused`.
 
         A failure is counted in its own committed transaction before it is raised (an
-        exception inside the transaction would roll the count back)."""
+        exception inside the transaction would roll the count back); either way the attempt
+        is recorded in that transaction."""
         now = self.clock()
         name = username.strip().lower()[:64]
         refusal: str | None = None
@@ -227,6 +265,7 @@ class ConsoleAccounts:
                 )
                 s.flush()
                 who = self._who(s, user, csrf)
+            self._record(s, "Console.SignIn", user, refusal, request_id)
         if refusal is not None:
             raise SignInRefused(refusal)
         return token, who
@@ -250,11 +289,16 @@ class ConsoleAccounts:
             row.last_seen = now
             return self._who(s, user, row.csrf)
 
-    def sign_out(self, token: str | None) -> None:
+    def sign_out(self, token: str | None, request_id: str = "") -> None:
         if not token:
             return
         with self.sessions.begin() as s:
-            s.execute(delete(ConsoleSession).where(ConsoleSession.id == _digest(token)))
+            row = s.get(ConsoleSession, _digest(token))
+            if row is None:
+                return
+            user = s.get(ConsoleUser, row.user_id)
+            s.delete(row)
+            self._record(s, "Console.SignOut", user, None, request_id)
 
     @staticmethod
     def _who(s: Session, user: ConsoleUser, csrf: str) -> SignedIn:

@@ -185,7 +185,9 @@ async def sign_in(request: Request) -> Response:
     username, password = str(form.get("username", "")), str(form.get("password", ""))
     target = _safe_next(str(form.get("next") or ""))
     try:
-        token, _who = await asyncio.to_thread(accounts_of(request).sign_in, username, password)
+        token, _who = await asyncio.to_thread(
+            accounts_of(request).sign_in, username, password, request.state.request_id
+        )
     except SignInRefused as refused:
         fresh = secrets.token_urlsafe(32)
         response = render(
@@ -219,7 +221,9 @@ async def sign_in(request: Request) -> Response:
 async def sign_out(request: Request) -> Response:
     who = signed_in(request)
     await form_of(request, who)
-    accounts_of(request).sign_out(request.cookies.get(COOKIE))
+    await asyncio.to_thread(
+        accounts_of(request).sign_out, request.cookies.get(COOKIE), request.state.request_id
+    )
     response = redirect(f"{PREFIX}/sign-in")
     response.delete_cookie(COOKIE, path=PREFIX)
     return response
