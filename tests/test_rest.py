@@ -271,11 +271,14 @@ def test_authentication_errors(server, api):
         "UnrecognizedClientException",
     )
     wrong = secret[:-1] + ("A" if secret[-1] != "A" else "B")
-    assert_error(
-        httpx.get(url, headers={"X-Api-Key": f"{key_id}:{wrong}"}),
-        401,
-        "InvalidSignatureException",
+    forged = httpx.get(url, headers={"X-Api-Key": f"{key_id}:{wrong}"})
+    assert_error(forged, 401, "InvalidSignatureException")
+    # recorded once, with the key id it named (never the secret)
+    recorded = server.query(
+        "SELECT access_key_id, decision, error_type FROM audit_records WHERE request_id = :id",
+        id=forged.headers["x-request-id"],
     )
+    assert [tuple(r) for r in recorded] == [(key_id, "deny", "InvalidSignatureException")]
     # Authentication comes before the body is read or the collection is looked up.
     assert_error(
         httpx.post(f"{server.url}/v1/detect", files=jpeg(b"x" * 100)),
