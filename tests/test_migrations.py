@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from facegate.gallery.db import alembic_config, make_engine, migrate
+from facegate.audit.log import AuditLog, Entry
+from facegate.audit.verify import verify_database
+from facegate.gallery.db import alembic_config, make_engine, migrate, open_database
 from facegate.gallery.schema import Collection, Face, Organization
 from facegate.policy.tables import UseCase
 
@@ -97,3 +99,36 @@ def test_faces_stored_without_a_deadline_get_one_when_the_database_is_upgraded(u
         "use case ends first": T0 + YEAR,
         "had one": T0 + timedelta(days=7),
     }
+
+
+def test_the_audit_head_learns_its_previous_hash_and_the_chain_goes_on(url):
+    """Migration 0008 (the head keeps the hash before the last record's, which PostgreSQL's
+    one-statement append needs): an upgraded log's head matches its last record, and records
+    appended after the upgrade, alone and inside a transaction, keep the chain verifying."""
+    sessions = open_database(url)
+    engine = sessions.kw["bind"]
+    audit = AuditLog(sessions)
+    for n in range(3):
+        audit.append(Entry(operation="DetectFaces", decision="allow", request_id=f"before-{n}"))
+    audit.close()
+    config = alembic_config(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0007")
+    migrate(engine)
+    with engine.connect() as db:
+        head = db.execute(text("SELECT seq, prev_hash, hash FROM audit_head")).one()
+        last = db.execute(
+            text("SELECT seq, prev_hash, hash FROM audit_records ORDER BY seq DESC LIMIT 1")
+        ).one()
+    assert tuple(head) == tuple(last)
+    audit = AuditLog(sessions)
+    audit.append(Entry(operation="DetectFaces", decision="allow", request_id="after-alone"))
+    with sessions.begin() as s:
+        audit.append(
+            Entry(operation="IndexFaces", decision="allow", request_id="after-tx"), session=s
+        )
+    audit.close()
+    report = verify_database(sessions, None)
+    engine.dispose()
+    assert report.ok and report.records == 5
