@@ -145,10 +145,9 @@ def pg_appended(row: Any, params: dict[str, Any]) -> tuple[int, str]:
     """(seq, hash) of what :data:`APPEND_PG` returned, checked against the hash made here."""
     if row is None or row[0] is None:
         raise ChainConflict("The audit log's head row is missing.")
-    seq, prev, digest = int(row[0]), row[1], row[2]
-    if hashlib.sha256(prev.encode() + params["b_tail"]).hexdigest() != digest:
+    if not pg_written(row, params):
         raise ChainConflict("The database hashed an audit record differently from the chain rule.")
-    return seq, digest
+    return int(row[0]), row[2]
 
 
 def pg_written(row: Any, params: dict[str, Any]) -> bool:

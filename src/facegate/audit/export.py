@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -94,22 +95,14 @@ def _records(
         after = batch[-1]["seq"]
 
 
+@dataclass
 class Tally:
     """What an export wrote, filled as its lines are made."""
 
-    def __init__(self) -> None:
-        self.records = 0
-        self.first_seq: int | None = None
-        self.last_seq: int | None = None
-        self.checkpoints = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "records": self.records,
-            "first_seq": self.first_seq,
-            "last_seq": self.last_seq,
-            "checkpoints": self.checkpoints,
-        }
+    records: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+    checkpoints: int = 0
 
 
 def lines(
@@ -185,7 +178,7 @@ def export(
         sessions, signer, since=since, until=until, organization=organization, tally=tally
     ):
         out.write(line)
-    return tally.to_dict()
+    return asdict(tally)
 
 
 def download(audit: Any, chunk_chars: int = 1 << 16, **kw: Any) -> Iterator[str]:
