@@ -23,8 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from facegate.api.governed import record_refusal
-from facegate.api.rest.errors import operation_of
+from facegate.api.rest.errors import record_unrecorded
 from facegate.audit.log import records_written
 from facegate.errors import FacegateError, InternalServerError, InvalidParameterException
 from facegate.web.accounts import SignInRefused
@@ -40,7 +39,6 @@ from facegate.web.console import (
     redirect,
     refused_page,
     render,
-    services_of,
     sign_in_url,
     signed_in,
 )
@@ -126,16 +124,8 @@ async def _record_refusal(
 ) -> None:
     """A signed-in person's request refused before anything recorded it (a malformed form or
     address, a value the database refuses): on the record like any refusal."""
-    if who is None or written:
-        return
-    await asyncio.to_thread(
-        record_refusal,
-        services_of(request),
-        who.principal,
-        operation_of(request),
-        error,
-        request.state.request_id,
-    )
+    if who is not None:
+        await record_unrecorded(request, who.principal, error, written)
 
 
 def _who_or_none(request: Request) -> Who | None:

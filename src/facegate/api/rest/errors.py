@@ -6,7 +6,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -39,6 +39,9 @@ from facegate.errors import (
     ThrottlingException,
     UnknownOperationException,
 )
+
+if TYPE_CHECKING:
+    from facegate.policy.registry import Principal
 
 logger = logging.getLogger(__name__)
 
@@ -126,17 +129,24 @@ def operation_of(request: Request) -> str:
     return getattr(route, "operation_id", None) or getattr(route, "path", "REST")
 
 
-async def _record_refusal(request: Request, error: FacegateError, request_id: str) -> None:
-    """Record a request refused before anything recorded it: FastAPI's own validation of the
-    path, query or body, or a body that cannot be read (authentication runs first, so the
-    caller is known when there is one)."""
+async def record_unrecorded(
+    request: Request, caller: Principal | None, error: FacegateError, written: list[int]
+) -> None:
+    """Record a refusal of ``request`` unless something already recorded it (``written``:
+    :func:`facegate.audit.log.records_written`): FastAPI's own validation of the path, query
+    or body, a body that cannot be read. Used by the REST and the console route classes."""
+    if written:
+        return
     # imported here: the front door's recording sits above this module (bodies imports it)
     from facegate.api.governed import record_refusal
 
-    services = request.app.state.services
-    caller = getattr(request.state, "caller", None)
     await asyncio.to_thread(
-        record_refusal, services, caller, operation_of(request), error, request_id
+        record_refusal,
+        request.app.state.services,
+        caller,
+        operation_of(request),
+        error,
+        request.state.request_id,
     )
 
 
@@ -148,12 +158,11 @@ async def _refused(
 ) -> Response:
     """The error's answer, once the request is on the record: a refusal that nothing recorded
     (none of the front door's paths reached the log) is recorded here."""
-    if not written:
-        try:
-            await _record_refusal(request, error, request_id)
-        except Exception:  # no answer goes out without its record
-            logger.exception("request %s: its refusal could not be recorded", request_id)
-            return error_response(INTERNAL, request_id)
+    try:  # authentication runs first, so the caller is known when there is one
+        await record_unrecorded(request, getattr(request.state, "caller", None), error, written)
+    except Exception:  # no answer goes out without its record
+        logger.exception("request %s: its refusal could not be recorded", request_id)
+        return error_response(INTERNAL, request_id)
     return error_response(error, request_id)
 
 
