@@ -120,7 +120,7 @@ from facegate.audit.signing import (
     verify_signature,
 )
 from facegate.audit.tables import AuditCheckpoint, AuditHead, AuditRecord
-from facegate.gallery.db import open_database
+from facegate.db.engine import open_database
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"

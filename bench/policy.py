@@ -91,7 +91,7 @@ from cryptography.fernet import Fernet
 
 from facegate.auth.secrets import SecretBox
 from facegate.gallery.accounts import Accounts
-from facegate.gallery.db import open_database
+from facegate.db.engine import open_database
 from facegate.policy.engine import PolicySet, load_policy_set
 from facegate.policy.limits import SEARCHES, Counters
 from facegate.policy.point import Decision, DecisionPoint, Inputs, Question, Resource
@@ -1109,7 +1109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "clock": f"fixed at {FIXED_NOW.isoformat()} (Wednesday, hour 14 UTC); moratorium "
             f"in force (no end configured); default floor {DEFAULT_FLOOR:g}",
             "database": "SQLite file in a temporary directory on the local disk, opened with "
-            "facegate.gallery.db.open_database (WAL, synchronous=FULL, foreign keys)",
+            "facegate.db.engine.open_database (WAL, synchronous=FULL, foreign keys)",
             "principals": "a-d: Principal.described (no use case, no SQL); e: Registry.principal "
             "of keys issued by Accounts.issue_key for approved missing_persons use cases "
             "(caps: 1,000,000 searches/hour, 10,000,000/day, max_faces 10) of a "

@@ -82,7 +82,7 @@ def audit_log(request, tmp_path):
     """(sessions, signer, AuditLog) on a fresh, migrated database of each kind."""
     from facegate.audit.log import AuditLog
     from facegate.audit.signing import load_or_create_signer
-    from facegate.gallery.db import open_database
+    from facegate.db.engine import open_database
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path}/audit.db"

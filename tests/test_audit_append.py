@@ -22,7 +22,7 @@ from facegate.audit.log import AuditLog, Entry
 from facegate.audit.signing import load_or_create_signer
 from facegate.audit.tables import AuditRecord
 from facegate.audit.verify import verify_database
-from facegate.gallery.db import open_database
+from facegate.db.engine import open_database
 from tests.conftest import AUDIT_CHECKPOINT_EVERY
 
 EVERY = AUDIT_CHECKPOINT_EVERY  # both kinds of append sign some checkpoints

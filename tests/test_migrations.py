@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from facegate.audit.log import AuditLog, Entry
 from facegate.audit.verify import verify_database
-from facegate.gallery.db import alembic_config, make_engine, migrate, open_database
-from facegate.gallery.schema import Collection, Face, Organization
+from facegate.db.engine import alembic_config, make_engine, migrate, open_database
+from facegate.gallery.tables import Collection, Face, Organization
 from facegate.policy.tables import UseCase
 
 T0 = datetime(2024, 1, 10, 9, 30, tzinfo=UTC)
@@ -132,3 +132,58 @@ def test_the_audit_head_learns_its_previous_hash_and_the_chain_goes_on(url):
     report = verify_database(sessions, None)
     engine.dispose()
     assert report.ok and report.records == 5
+
+
+def test_enumerated_columns_refuse_unknown_values_after_the_upgrade(url):
+    """Migration 0010: the audit decision, a receipt's kind, a video's source and a video
+    job's kind and status are checked by the database itself (upgraded from 0009)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from facegate.audit.tables import AuditRecord, DeletionReceipt
+    from facegate.video.tables import VideoJob
+
+    engine = make_engine(url)
+    config = alembic_config(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0009")
+    migrate(engine)
+    with Session(engine) as s, s.begin():
+        org = Organization(name="o", sector="commercial", created_at=T0)
+        s.add(org)
+        s.flush()
+        org_id = org.id
+
+    def record(decision: str) -> AuditRecord:
+        return AuditRecord(seq=1, at=T0, operation="DetectFaces", decision=decision)
+
+    def receipt(kind: str) -> DeletionReceipt:
+        return DeletionReceipt(
+            id="r1", kind=kind, requested_by="x", at=T0, body="{}", sha256="0" * 64
+        )
+
+    def job(kind: str = "search", status: str = "QUEUED") -> VideoJob:
+        return VideoJob(
+            id="j1",
+            organization_id=org_id,
+            access_key_id="k",
+            holder="h",
+            kind=kind,
+            status=status,
+            sample_fps=5.0,
+            created_at=T0,
+        )
+
+    for good, bad in (
+        (record("deny"), record("maybe")),
+        (receipt("erasure"), receipt("forgotten")),
+        (job(), job(kind="recognition")),
+        (job(), job(status="PAUSED")),
+    ):
+        with pytest.raises(IntegrityError), Session(engine) as s, s.begin():
+            s.add(bad)
+        with Session(engine) as s, s.begin():  # the same row with a known value is stored
+            s.add(good)
+        with Session(engine) as s, s.begin():
+            s.delete(s.merge(good))
+    engine.dispose()

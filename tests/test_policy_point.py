@@ -14,8 +14,8 @@ import pytest
 
 from facegate import errors
 from facegate.auth.secrets import SecretBox
+from facegate.db.engine import open_database
 from facegate.gallery.accounts import Accounts
-from facegate.gallery.db import open_database
 from facegate.policy.engine import PolicyError, PolicySet, load_policy_set
 from facegate.policy.limits import Counters
 from facegate.policy.point import (

@@ -8,8 +8,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from facegate.auth.secrets import SecretBox
+from facegate.db.engine import open_database
 from facegate.errors import ConflictException, InvalidParameterException
-from facegate.gallery.db import open_database
 from facegate.policy.registry import Principal
 from facegate.policy.reviews import Reviews
 

@@ -16,10 +16,10 @@ from facegate.audit.log import AuditLog
 from facegate.audit.signing import load_or_create_signer
 from facegate.auth.secrets import SecretBox, load_or_create_master_key
 from facegate.config import Settings
+from facegate.db.engine import database_url, open_database
 from facegate.fairness.gate import FairnessGate
 from facegate.footage.consent import Footage
 from facegate.gallery.accounts import Accounts, IssuedKey
-from facegate.gallery.db import database_url, open_database
 from facegate.gallery.indexes import IndexRegistry
 from facegate.gallery.store import Gallery
 from facegate.gallery.tokens import TokenSigner

@@ -681,7 +681,7 @@ def demographic_audit(services: Any) -> dict[str, Any]:
 
 def transparency(services: Any, start: datetime, end: datetime, out_dir: Path) -> dict[str, Any]:
     """Write the transparency report for [start, end) into ``out_dir``; what was written."""
-    from facegate.gallery.schema import SECTORS
+    from facegate.gallery.tables import SECTORS
 
     start, end = _utc(start), _utc(end)
     if end <= start:
@@ -1285,7 +1285,7 @@ def _calibration_facts(
 def accountability(services: Any, use_case_id: int, out_dir: Path) -> dict[str, Any]:
     """Write the SB 6280 accountability report for one use case into ``out_dir``."""
     from facegate.api.operations import OPERATIONS
-    from facegate.gallery.schema import Organization
+    from facegate.gallery.tables import Organization
     from facegate.policy.reviews import LEAD_LABEL, LEAD_NOTICE
     from facegate.vision.calibration import shipped_calibration
     from facegate.vision.engine import DEFAULT_SIMILARITY_THRESHOLD

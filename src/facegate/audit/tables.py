@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, Integer, String, Text
+from sqlalchemy import Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from facegate.gallery.schema import Base, RowId
+from facegate.db import Base, RowId, UTCDateTime, one_of
+
+DECISIONS = ("allow", "deny", "error")
+RECEIPT_KINDS = ("retention", "erasure")
 
 
 class AuditRecord(Base):
     __tablename__ = "audit_records"
 
     seq: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=False)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     organization: Mapped[str] = mapped_column(String(128), default="")
     sector: Mapped[str] = mapped_column(String(32), default="")
     access_key_id: Mapped[str] = mapped_column(String(32), default="")
@@ -30,7 +33,7 @@ class AuditRecord(Base):
     purpose: Mapped[str] = mapped_column(String(64), default="")
     operation: Mapped[str] = mapped_column(String(64))
     resource: Mapped[str] = mapped_column(String(300), default="")
-    decision: Mapped[str] = mapped_column(String(8))  # allow, deny, error
+    decision: Mapped[str] = mapped_column(String(8))  # one of DECISIONS
     policy_version: Mapped[str] = mapped_column(String(64), default="")
     policies: Mapped[str] = mapped_column(Text, default="[]")  # ids of the deciding policies
     reasons: Mapped[str] = mapped_column(Text, default="")
@@ -48,6 +51,8 @@ class AuditRecord(Base):
     # The chain: the previous record's hash and this one's (see facegate.audit.chain).
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
     hash: Mapped[str] = mapped_column(String(64), default="")
+
+    __table_args__ = (one_of("decision", DECISIONS, "audit_decision_known"),)
 
 
 class AuditHead(Base):
@@ -68,7 +73,7 @@ class AuditCheckpoint(Base):
 
     seq: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=False)
     hash: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
     key_id: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(128))  # base64
 
@@ -79,10 +84,12 @@ class DeletionReceipt(Base):
     __tablename__ = "deletion_receipts"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # retention, erasure
+    kind: Mapped[str] = mapped_column(String(16))  # one of RECEIPT_KINDS
     organization: Mapped[str] = mapped_column(String(128), default="")
     subject: Mapped[str] = mapped_column(String(255), default="")
     requested_by: Mapped[str] = mapped_column(String(160))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     body: Mapped[str] = mapped_column(Text)  # the receipt as canonical JSON
     sha256: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (one_of("kind", RECEIPT_KINDS, "deletion_receipt_kind_known"),)

@@ -17,7 +17,7 @@ from typing import Any
 
 from facegate.config import load_settings
 from facegate.errors import FacegateError
-from facegate.gallery.schema import SECTORS
+from facegate.gallery.tables import SECTORS
 from facegate.policy.point import Inputs
 from facegate.policy.registry import OPERATION_CLASSES, Principal
 from facegate.policy.tables import EXEMPT_PURPOSES, ROLES

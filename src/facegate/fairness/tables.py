@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from facegate.gallery.schema import Base
+from facegate.db import Base, UTCDateTime
 
 
 class FairnessAudit(Base):
@@ -15,7 +15,7 @@ class FairnessAudit(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     model_version: Mapped[str] = mapped_column(String(64), index=True)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_by: Mapped[str] = mapped_column(String(160))
     dataset: Mapped[str] = mapped_column(String(255), default="")
     target_fmr: Mapped[str] = mapped_column(String(32), default="")

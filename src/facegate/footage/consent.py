@@ -18,12 +18,13 @@ import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, false, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from facegate.db import aware, utcnow
 from facegate.errors import (
     ConflictException,
     InvalidParameterException,
@@ -32,8 +33,8 @@ from facegate.errors import (
 )
 from facegate.footage.tables import Camera, FootageConsent, FootageRequest
 from facegate.footage.views import agency_view, camera_view, community_view
-from facegate.gallery.schema import Organization
 from facegate.gallery.store import Record
+from facegate.gallery.tables import Organization
 from facegate.policy.point import FootageFacts
 from facegate.policy.registry import Principal
 from facegate.policy.tables import Member
@@ -54,14 +55,6 @@ TRANSITIONS = {
     "revoke": (("approved",), "revoked"),
 }
 COMMUNITY = "community"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from facegate.db import aware
 from facegate.errors import ResourceNotFoundException
-from facegate.footage.consent import aware
 from facegate.footage.views import iso
 from facegate.gallery.store import Record
 from facegate.policy import guard

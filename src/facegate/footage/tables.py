@@ -10,7 +10,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     CheckConstraint,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
@@ -20,8 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from facegate.gallery.schema import Base
-from facegate.policy.tables import _one_of
+from facegate.db import Base, UTCDateTime, one_of
 
 REQUEST_STATUSES = ("open", "closed")
 # A camera's answer to a request. "revoked": approved, then withdrawn before any footage of
@@ -43,7 +41,7 @@ class Camera(Base):
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
     address: Mapped[str] = mapped_column(String(256), default="")
-    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
     registered_by: Mapped[str] = mapped_column(String(160))
 
     __table_args__ = (
@@ -66,19 +64,19 @@ class FootageRequest(Base):
     requested_by: Mapped[str] = mapped_column(String(160))  # "member:<id>" or "key:<id>"
     incident: Mapped[str] = mapped_column(String(256))
     reason: Mapped[str] = mapped_column(Text)
-    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
     # A request by area: the circle the cameras were chosen in when it was made.
     latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
     longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
     radius_m: Mapped[float | None] = mapped_column(Float, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="open")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     closed_by: Mapped[str | None] = mapped_column(String(160), nullable=True)
 
     __table_args__ = (
-        _one_of("status", REQUEST_STATUSES, "footage_request_status_known"),
+        one_of("status", REQUEST_STATUSES, "footage_request_status_known"),
         CheckConstraint("window_end > window_start", name="footage_request_window_order"),
     )
 
@@ -96,11 +94,11 @@ class FootageConsent(Base):
         ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     decided_by: Mapped[str | None] = mapped_column(String(160), nullable=True)
     shared: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (
-        _one_of("status", CONSENT_STATUSES, "footage_consent_status_known"),
+        one_of("status", CONSENT_STATUSES, "footage_consent_status_known"),
         CheckConstraint("shared >= 0", name="footage_consent_shared_count"),
     )

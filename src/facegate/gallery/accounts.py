@@ -19,7 +19,7 @@ from facegate.errors import (
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
-from facegate.gallery.schema import SECTORS, AccessKey, Organization
+from facegate.gallery.tables import SECTORS, AccessKey, Organization
 from facegate.policy.tables import Member
 
 if TYPE_CHECKING:

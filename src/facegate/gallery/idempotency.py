@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from facegate.errors import IdempotentParameterMismatchException
-from facegate.gallery.schema import IdempotentRequest
+from facegate.gallery.tables import IdempotentRequest
 
 
 class Idempotency:

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facegate.gallery.index import IndexState, VectorIndex, checksum_of, sync_with_sql
-from facegate.gallery.schema import Collection, Face
+from facegate.gallery.tables import Collection, Face
 
 log = logging.getLogger("facegate.gallery")
 

@@ -21,7 +21,8 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from facegate.audit.tables import DeletionReceipt
-from facegate.gallery.schema import Collection, Face, Organization, User
+from facegate.db import aware
+from facegate.gallery.tables import Collection, Face, Organization, User
 from facegate.policy.tables import UseCase
 
 if TYPE_CHECKING:
@@ -29,10 +30,6 @@ if TYPE_CHECKING:
 
 DEFAULT_RETENTION_YEARS = 3.0
 DAYS_PER_YEAR = 365.25
-
-
-def aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def deadline(last_interaction: datetime, use_case_end: datetime | None, years: float) -> datetime:

@@ -27,7 +27,7 @@ from facegate.errors import (
     ServiceQuotaExceededException,
 )
 from facegate.gallery.indexes import IndexRegistry, vector_bytes, vector_from
-from facegate.gallery.schema import Collection, Face, FaceCrop, User
+from facegate.gallery.tables import Collection, Face, FaceCrop, User
 from facegate.gallery.tokens import TokenSigner
 from facegate.vision.calibration import Calibration
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from facegate.policy.registry import aware
+from facegate.db import aware
 from facegate.policy.tables import UsageCounter
 
 SEARCHES = "searches"

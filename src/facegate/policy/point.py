@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from facegate import errors
+from facegate.db import utcnow
 from facegate.fairness.gate import GateStatus
 from facegate.policy.engine import (
     Policy,
@@ -101,10 +102,6 @@ RULE_ORDER = (
 )
 DEFAULT_FLOOR = 99.0
 OPEN_GATE = GateStatus(enabled=False, passed=True)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -12,20 +12,21 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from facegate.db import aware, utcnow
 from facegate.errors import (
     ConflictException,
     InvalidParameterException,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
-from facegate.gallery.schema import SECTORS, AccessKey, Organization
 from facegate.gallery.store import Record
+from facegate.gallery.tables import SECTORS, AccessKey, Organization
 from facegate.policy.tables import EXEMPT_PURPOSES, ROLES, Exemption, Member, UseCase
 
 # Operation classes (policy-rules.md). detect and manage need no registration.
@@ -51,15 +52,6 @@ PURPOSES: dict[str, tuple[str, ...]] = {
 DEFAULT_MAX_FACES = {"law_enforcement": 10}
 SERVICE_KEY_ROLES = ("analyst",)
 CONSOLE_KEY = "console"  # the access key id the audit log shows for console actions
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes: they were stored as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from facegate.auth.secrets import SecretBox
+from facegate.db import aware, utcnow
 from facegate.errors import ConflictException, InvalidParameterException, ResourceNotFoundException
-from facegate.gallery.schema import Collection, Face, FaceCrop, User
 from facegate.gallery.store import Record
-from facegate.policy.registry import Principal, aware, utcnow
+from facegate.gallery.tables import Collection, Face, FaceCrop, User
+from facegate.policy.registry import Principal
 from facegate.policy.tables import Review, ReviewDecision
 
 LEAD_LABEL = "INVESTIGATIVE_LEAD"

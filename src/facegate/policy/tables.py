@@ -11,7 +11,6 @@ from datetime import datetime
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
@@ -22,17 +21,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from facegate.gallery.schema import Base
+from facegate.db import Base, UTCDateTime, one_of
 
 ROLES = ("admin", "analyst", "reviewer", "auditor", "owner")  # owner: of cameras (footage)
 USE_CASE_STATUSES = ("pending", "approved", "rejected", "revoked")
 EXEMPT_PURPOSES = ("missing_persons", "trafficking_victims")
 REVIEW_STATUSES = ("open", "confirmed", "rejected", "expired")
-
-
-def _one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
-    listed = ", ".join(f"'{v}'" for v in values)
-    return CheckConstraint(f"{column} IN ({listed})", name=name)
 
 
 class Member(Base):
@@ -46,7 +40,7 @@ class Member(Base):
     )
     name: Mapped[str] = mapped_column(String(128))
     roles: Mapped[str] = mapped_column(Text, default="[]")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         UniqueConstraint("organization_id", "name", name="member_name_per_organization"),
@@ -67,12 +61,12 @@ class UseCase(Base):
     description: Mapped[str] = mapped_column(Text)
     legal_basis: Mapped[str] = mapped_column(Text)
     operations: Mapped[str] = mapped_column(Text)  # JSON list of operation classes
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
     registered_by: Mapped[str] = mapped_column(String(128))
     decided_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # HUMAN-REVIEW for sectors the default rule does not bind, and how many reviewers agree.
     human_review: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -88,7 +82,7 @@ class UseCase(Base):
     retention_years: Mapped[float] = mapped_column(Float, default=3.0)
 
     __table_args__ = (
-        _one_of("status", USE_CASE_STATUSES, "use_case_status_known"),
+        one_of("status", USE_CASE_STATUSES, "use_case_status_known"),
         CheckConstraint("review_quorum IN (1, 2)", name="use_case_quorum_one_or_two"),
     )
 
@@ -105,13 +99,13 @@ class Exemption(Base):
     purpose: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
     granted_by: Mapped[str] = mapped_column(String(128))
-    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     revoke_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
-    __table_args__ = (_one_of("purpose", EXEMPT_PURPOSES, "exemption_purpose_known"),)
+    __table_args__ = (one_of("purpose", EXEMPT_PURPOSES, "exemption_purpose_known"),)
 
 
 class Review(Base):
@@ -136,17 +130,17 @@ class Review(Base):
     quorum: Mapped[int] = mapped_column(Integer, default=1)
     candidate_count: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="open")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # When the sealed material below is deleted (closed_at + the retention period).
-    purge_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    purge_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     sealed_result: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     sealed_probe: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # After a confirmation: the confirmed candidate ids (JSON list), sealed.
     sealed_release: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
-    __table_args__ = (_one_of("status", REVIEW_STATUSES, "review_status_known"),)
+    __table_args__ = (one_of("status", REVIEW_STATUSES, "review_status_known"),)
 
 
 class ReviewDecision(Base):
@@ -161,10 +155,10 @@ class ReviewDecision(Base):
     decision: Mapped[str] = mapped_column(String(8))
     confirmed: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of candidate ids
     note: Mapped[str] = mapped_column(Text)
-    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
-        _one_of("decision", ("confirm", "reject"), "review_decision_known"),
+        one_of("decision", ("confirm", "reject"), "review_decision_known"),
         UniqueConstraint("review_id", "reviewer", name="one_decision_per_reviewer"),
     )
 
@@ -179,5 +173,5 @@ class UsageCounter(Base):
     )
     metric: Mapped[str] = mapped_column(String(16), primary_key=True)  # searches, video_seconds
     window: Mapped[str] = mapped_column(String(8), primary_key=True)  # hour, day
-    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     amount: Mapped[float] = mapped_column(Float, default=0.0)

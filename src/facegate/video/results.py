@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facegate.gallery.schema import Collection, Face
+from facegate.gallery.tables import Collection, Face
 from facegate.gallery.tokens import TokenSigner
 from facegate.video.tables import VideoJobResult
 from facegate.video.tracking import Observation, Track

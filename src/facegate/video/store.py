@@ -24,13 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facegate.config import VideoSettings
+from facegate.db import aware
 from facegate.errors import (
     InvalidParameterException,
     InvalidS3ObjectException,
     VideoTooLargeException,
 )
 from facegate.gallery.store import Record
-from facegate.policy.registry import aware
 from facegate.video.media import VideoError, VideoMetadata, probe
 from facegate.video.tables import Video
 

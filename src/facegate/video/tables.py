@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from facegate.gallery.schema import Base
+from facegate.db import Base, UTCDateTime, one_of
+
+VIDEO_SOURCES = ("upload", "directory")
+JOB_KINDS = ("detection", "search")
+JOB_STATUSES = ("QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED")
 
 JOB_KINDS = ("detection", "search")
 # Rekognition's JobStatus values; a job waiting for a worker is IN_PROGRESS to clients too.
@@ -24,17 +28,19 @@ class Video(Base):
     organization_id: Mapped[int] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True
     )
-    source: Mapped[str] = mapped_column(String(16))  # upload, directory
+    source: Mapped[str] = mapped_column(String(16))  # one of VIDEO_SOURCES
     location: Mapped[str] = mapped_column(String(1024))
     sha256: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     video_metadata: Mapped[str] = mapped_column(Text)  # media.VideoMetadata as JSON
     added_by: Mapped[str] = mapped_column(String(160))
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # FOOTAGE-CONSENT: footage shared for an agency's request, from one camera.
     footage_request_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     camera_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    recorded_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    recorded_from: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (one_of("source", VIDEO_SOURCES, "video_source_known"),)
 
 
 class VideoJob(Base):
@@ -47,8 +53,8 @@ class VideoJob(Base):
     access_key_id: Mapped[str] = mapped_column(String(32))
     holder: Mapped[str] = mapped_column(String(160))
     use_case_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # one of JOB_KINDS
+    status: Mapped[str] = mapped_column(String(16), index=True)  # one of JOB_STATUSES
     status_message: Mapped[str] = mapped_column(Text, default="")
     # The video: a stored one (video_id), or a file in the video directory (video_name).
     video_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
@@ -73,9 +79,14 @@ class VideoJob(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested_by: Mapped[str] = mapped_column(String(160), default="")
     video_metadata: Mapped[str] = mapped_column(Text, default="{}")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (
+        one_of("kind", JOB_KINDS, "video_job_kind_known"),
+        one_of("status", JOB_STATUSES, "video_job_status_known"),
+    )
 
 
 class VideoJobSegment(Base):

@@ -16,7 +16,7 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -25,15 +25,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facegate.audit.log import AuditLog, Entry
+from facegate.db import aware
 from facegate.errors import (
     AccessDeniedException,
     InvalidParameterException,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
-from facegate.gallery.schema import Organization
 from facegate.gallery.store import Record
-from facegate.policy.registry import aware
+from facegate.gallery.tables import Organization
 from facegate.policy.tables import Member
 from facegate.web.tables import ConsoleSession, ConsoleUser
 
@@ -325,6 +325,3 @@ def _verify(hashed: str, password: str) -> bool:
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

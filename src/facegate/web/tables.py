@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from facegate.gallery.schema import Base
+from facegate.db import Base, UTCDateTime
 
 
 class ConsoleUser(Base):
@@ -20,11 +20,11 @@ class ConsoleUser(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(160), default="")
-    last_sign_in: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_sign_in: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ConsoleSession(Base):
@@ -38,6 +38,6 @@ class ConsoleSession(Base):
         ForeignKey("console_users.id", ondelete="CASCADE"), index=True
     )
     csrf: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -20,7 +20,7 @@ from facegate.api.rest.openapi import ERROR_RESPONSES
 from facegate.api.rest.routes import CallerDep
 from facegate.audit.log import entry_for
 from facegate.errors import InvalidParameterException
-from facegate.gallery.schema import SECTORS
+from facegate.gallery.tables import SECTORS
 from facegate.policy.administration import Administration, authorized, parse_instant
 from facegate.policy.point import Inputs
 from facegate.policy.registry import Principal

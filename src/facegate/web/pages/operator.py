@@ -44,7 +44,7 @@ from facegate.api.app import health_of
 from facegate.audit import chain
 from facegate.audit.tables import AuditCheckpoint
 from facegate.errors import FacegateError, InvalidParameterException, ResourceNotFoundException
-from facegate.gallery.schema import SECTORS
+from facegate.gallery.tables import SECTORS
 from facegate.policy.administration import Administration, authorized, parse_instant
 from facegate.policy.point import Inputs
 from facegate.policy.registry import OPERATION_CLASSES, Principal

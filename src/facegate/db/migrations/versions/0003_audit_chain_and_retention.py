@@ -7,6 +7,11 @@ Create Date: 2026-11-26 08:09:17.939356
 
 from __future__ import annotations
 
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -79,10 +84,67 @@ def upgrade() -> None:
     _chain_existing_records()
 
 
+# The chain rule as this revision wrote it (frozen: a migration never imports live code, so a
+# later change to facegate.audit.chain cannot change what an old upgrade does). Identical to
+# docs/audit.md's public rule at the time of writing.
+GENESIS = "0" * 64
+HASHED_FIELDS = (
+    "at",
+    "organization",
+    "sector",
+    "access_key_id",
+    "member",
+    "roles",
+    "use_case_id",
+    "purpose",
+    "operation",
+    "resource",
+    "decision",
+    "policy_version",
+    "policies",
+    "reasons",
+    "error_type",
+    "case_reference",
+    "warrant_reference",
+    "requested_threshold",
+    "effective_threshold",
+    "result_count",
+    "face_ids",
+    "review_id",
+    "request_id",
+    "latency_ms",
+    "detail",
+)
+_FLOATS = frozenset({"requested_threshold", "effective_threshold", "latency_ms"})
+_INTS = frozenset({"use_case_id", "result_count"})
+
+
+def _timestamp(moment: datetime) -> str:
+    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    values: dict[str, Any] = {}
+    for name in HASHED_FIELDS:
+        value = fields.get(name)
+        if value is None:
+            pass
+        elif isinstance(value, datetime):
+            value = _timestamp(value)
+        elif name == "at":
+            value = _timestamp(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+        elif name in _FLOATS:
+            value = float(value)
+        elif name in _INTS:
+            value = int(value)
+        values[name] = value
+    encoded = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(prev_hash.encode() + b"\n" + encoded.encode()).hexdigest()
+
+
 def _chain_existing_records() -> None:
     """Chain the records written before the chain existed, and create the head row."""
-    from facegate.audit.chain import GENESIS, HASHED_FIELDS, record_hash
-
     bind = op.get_bind()
     records = sa.table(
         "audit_records",

@@ -3,7 +3,8 @@
 SQL is the truth; the FAISS index of a collection is a projection rebuilt from ``faces``.
 ``faces.row_id`` only ever grows (AUTOINCREMENT on SQLite, an identity on PostgreSQL), so the
 index can name the last row it holds (its high-water mark). Constraints live here, in the
-database, not only in Python. The Alembic migrations in ``migrations/`` are this file's history.
+database, not only in Python. The Alembic migrations in ``facegate/db/migrations/`` are the
+schema's history.
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     CheckConstraint,
-    DateTime,
     Float,
     ForeignKey,
     Identity,
@@ -25,14 +24,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-# BigInteger on PostgreSQL, INTEGER (the rowid alias AUTOINCREMENT needs) on SQLite.
-RowId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class Base(DeclarativeBase):
-    pass
+from facegate.db import Base, RowId, UTCDateTime
 
 
 class Organization(Base):
@@ -43,7 +37,7 @@ class Organization(Base):
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
     # One of SECTORS (policy-rules.md); the policies bind on it.
     sector: Mapped[str] = mapped_column(String(32), default="commercial")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         CheckConstraint("length(name) >= 1", name="organization_name_not_empty"),
@@ -75,8 +69,8 @@ class AccessKey(Base):
     member_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="RESTRICT"), nullable=True
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Collection(Base):
@@ -94,7 +88,7 @@ class Collection(Base):
     provenance: Mapped[str | None] = mapped_column(Text, nullable=True)
     # HUMAN-REVIEW: keep an encrypted crop of each face so a reviewer can see the candidates.
     keeps_review_crops: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         UniqueConstraint("organization_id", "name", name="collection_name_per_organization"),
@@ -110,7 +104,7 @@ class User(Base):
         ForeignKey("collections.id", ondelete="CASCADE"), index=True
     )
     name: Mapped[str] = mapped_column(String(128))  # Rekognition's UserId
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         UniqueConstraint("collection_id", "name", name="user_name_per_collection"),
@@ -143,14 +137,14 @@ class Face(Base):
     # ENROLLMENT-BASIS: the legal ground and where the image came from (None before 0002).
     legal_basis: Mapped[str | None] = mapped_column(Text, nullable=True)
     provenance: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # RETENTION: the last time the face matched a search or was updated, and the deadline by
     # which it is deleted (the earlier of its use case's end and last interaction + N years).
     last_interaction: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True
+        UTCDateTime(), nullable=True
     )
     delete_by: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True, index=True
+        UTCDateTime(), nullable=True, index=True
     )
     # The use case the face was enrolled under (its end bounds the deadline).
     use_case_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -186,14 +180,5 @@ class IdempotentRequest(Base):
     token: Mapped[str] = mapped_column(String(64), primary_key=True)
     request_sha256: Mapped[str] = mapped_column(String(64))
     response: Mapped[str] = mapped_column(Text)  # JSON
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-
-# The governance and audit tables share this metadata (one schema, one migration history);
-# importing them here registers them wherever the schema is used.
-from facegate.audit import tables as _audit_tables  # noqa: E402, F401
-from facegate.fairness import tables as _fairness_tables  # noqa: E402, F401
-from facegate.footage import tables as _footage_tables  # noqa: E402, F401
-from facegate.policy import tables as _policy_tables  # noqa: E402, F401
-from facegate.video import tables as _video_tables  # noqa: E402, F401
-from facegate.web import tables as _web_tables  # noqa: E402, F401

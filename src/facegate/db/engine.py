@@ -73,7 +73,7 @@ def make_engine(url: str) -> Engine:
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option(
-        "script_location", str(resources.files("facegate.gallery") / "migrations")
+        "script_location", str(resources.files("facegate.db") / "migrations")
     )
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
@@ -88,6 +88,10 @@ def migrate(engine: Engine) -> None:
 
 
 def open_database(url: str) -> sessionmaker[Session]:
+    """An engine on ``url`` with the schema at the newest revision, and its session factory.
+    Every table is registered first (:mod:`facegate.db.all_tables`)."""
+    from facegate.db import all_tables  # noqa: F401  (registers the tables on Base.metadata)
+
     engine = make_engine(url)
     migrate(engine)
     return sessionmaker(engine, expire_on_commit=False)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from facegate.gallery.schema import Base
+from facegate.db import Base, all_tables
 
 config = context.config
+assert all_tables.MODULES  # every table is registered on Base.metadata
 target_metadata = Base.metadata
 
 
