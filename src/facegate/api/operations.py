@@ -19,10 +19,11 @@ from datetime import datetime
 from typing import Any
 
 from facegate.api.inference import InferencePool
+from facegate.audit.log import Record
 from facegate.config import Settings
 from facegate.errors import InvalidParameterException
 from facegate.gallery.idempotency import Idempotency
-from facegate.gallery.store import Gallery, Record
+from facegate.gallery.store import Gallery
 from facegate.policy.point import Inputs
 from facegate.policy.registry import Principal
 from facegate.video.jobs import Located, VideoJobs

@@ -205,6 +205,12 @@ class AuditLog:
             ]
 
 
+# What a change calls as the last step of its transaction, with (session, answer): the audit
+# record of the change commits with it (a :class:`Recorder` is one). Every state-changing
+# method takes one, never optional: a change and its record commit together.
+Record = Callable[[Session, dict[str, Any]], None]
+
+
 class Recorder:
     """Appends one entry, inside the transaction of the change it describes.
 

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import and_, exists, false, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from facegate.audit.log import Record
 from facegate.db import aware, utcnow
 from facegate.errors import (
     ConflictException,
@@ -33,7 +34,6 @@ from facegate.errors import (
 )
 from facegate.footage.tables import Camera, FootageConsent, FootageRequest
 from facegate.footage.views import agency_view, camera_view, community_view
-from facegate.gallery.store import Record
 from facegate.gallery.tables import Organization
 from facegate.policy.point import FootageFacts
 from facegate.policy.registry import Principal

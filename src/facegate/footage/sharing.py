@@ -23,10 +23,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from facegate.audit.log import Record
 from facegate.db import aware
 from facegate.errors import ResourceNotFoundException
 from facegate.footage.views import iso
-from facegate.gallery.store import Record
 from facegate.policy import guard
 from facegate.policy.point import Question, Resource
 from facegate.policy.registry import Principal

@@ -23,7 +23,7 @@ from facegate.gallery.tables import SECTORS, AccessKey, Organization
 from facegate.policy.tables import Member
 
 if TYPE_CHECKING:
-    from facegate.gallery.store import Record
+    from facegate.audit.log import Record
     from facegate.policy.registry import Registry
 
 

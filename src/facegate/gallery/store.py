@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from facegate.audit.log import Record
 from facegate.auth.secrets import SecretBox
 from facegate.errors import (
     ConflictException,
@@ -30,10 +31,6 @@ from facegate.gallery.indexes import IndexRegistry, vector_bytes, vector_from
 from facegate.gallery.tables import Collection, Face, FaceCrop, User
 from facegate.gallery.tokens import TokenSigner
 from facegate.vision.calibration import Calibration
-
-# Called as the last step of a change's transaction with (session, answer): the audit record
-# of the change commits with it (facegate.audit.log.Recorder).
-Record = Callable[[Session, dict[str, Any]], None]
 
 MAX_FACES_PER_USER = 100
 # Collection tags that set the ENROLLMENT-BASIS defaults of the collection's faces.

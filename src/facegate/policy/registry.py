@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from facegate.audit.log import Record
 from facegate.db import aware, utcnow
 from facegate.errors import (
     ConflictException,
@@ -25,7 +26,6 @@ from facegate.errors import (
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
-from facegate.gallery.store import Record
 from facegate.gallery.tables import SECTORS, AccessKey, Organization
 from facegate.policy.tables import EXEMPT_PURPOSES, ROLES, Exemption, Member, UseCase
 

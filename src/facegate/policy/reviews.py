@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from facegate.audit.log import Record
 from facegate.auth.secrets import SecretBox
 from facegate.db import aware, utcnow
 from facegate.errors import ConflictException, InvalidParameterException, ResourceNotFoundException
-from facegate.gallery.store import Record
 from facegate.gallery.tables import Collection, Face, FaceCrop, User
 from facegate.policy.registry import Principal
 from facegate.policy.tables import Review, ReviewDecision

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from facegate.audit.log import AuditLog, Entry
+from facegate.audit.log import AuditLog, Entry, Record
 from facegate.config import Settings
 from facegate.errors import (
     ConflictException,
@@ -39,7 +39,7 @@ from facegate.errors import (
     ResourceNotFoundException,
 )
 from facegate.gallery.retention import touch
-from facegate.gallery.store import Gallery, Record
+from facegate.gallery.store import Gallery
 from facegate.policy.registry import Principal
 from facegate.policy.reviews import Reviews
 from facegate.video import analysis

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from facegate.audit.log import Record
 from facegate.config import VideoSettings
 from facegate.db import aware
 from facegate.errors import (
@@ -30,7 +31,6 @@ from facegate.errors import (
     InvalidS3ObjectException,
     VideoTooLargeException,
 )
-from facegate.gallery.store import Record
 from facegate.video.media import VideoError, VideoMetadata, probe
 from facegate.video.tables import Video
 

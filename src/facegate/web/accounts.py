@@ -24,7 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from facegate.audit.log import AuditLog, Entry
+from facegate.audit.log import AuditLog, Entry, Record
 from facegate.db import aware
 from facegate.errors import (
     AccessDeniedException,
@@ -32,7 +32,6 @@ from facegate.errors import (
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
-from facegate.gallery.store import Record
 from facegate.gallery.tables import Organization
 from facegate.policy.tables import Member
 from facegate.web.tables import ConsoleSession, ConsoleUser

@@ -23,10 +23,9 @@ from facegate.api.rest.errors import RestRoute
 from facegate.api.rest.guard import guarded
 from facegate.api.rest.openapi import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from facegate.api.rest.routes import CallerDep
-from facegate.audit.log import Recorder
+from facegate.audit.log import Record, Recorder
 from facegate.footage.consent import Area
 from facegate.footage.sharing import Add, share
-from facegate.gallery.store import Record
 from facegate.policy.administration import parse_instant
 from facegate.policy.registry import Principal
 

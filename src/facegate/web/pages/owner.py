@@ -25,14 +25,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
-from facegate.audit.log import Recorder
+from facegate.audit.log import Record, Recorder
 from facegate.errors import (
     ConflictException,
     InvalidParameterException,
     ResourceAlreadyExistsException,
 )
 from facegate.footage.consent import TRANSITIONS
-from facegate.gallery.store import Record
 from facegate.policy.registry import Principal
 from facegate.web.console import (
     PREFIX,
