@@ -1,16 +1,16 @@
-"""Fairer thresholds without sensitive attributes at inference.
+"""Fairer thresholds without sensitive attributes at inference: cluster-based score
+normalization.
 
 Two options an operator can choose instead of the plain global threshold (one threshold set
 from the pooled impostor scores at a target FMR, applied to everyone):
 
-* **Worst-group threshold** (:func:`worst_group_threshold`): still one global threshold, but
-  set so that the target FMR holds in *every* labelled group of the calibration data (same-group
-  impostor pairs), not only pooled. It is the smallest threshold at which each group with
-  enough same-group impostor pairs has FMR <= target, and the pooled FMR too. Groups whose
-  pairs are too few to resolve the target are reported, never silently used or dropped.
-  Labels are read at calibration time only; at inference it is a single number.
+* **Worst-group threshold** (:func:`worst_group_threshold`, in
+  :mod:`facegate.fairness.worst_group`): still one global threshold, but set so that the
+  target FMR holds in *every* labelled group of the calibration data (same-group impostor
+  pairs), not only pooled. Labels are read at calibration time only; at inference it is a
+  single number.
 
-* **Cluster-based score normalization** (:func:`fit_cluster_normalizer`), after Fair Score
+* **Cluster-based score normalization** (:func:`fit_cluster_normalizer`, here), after Fair Score
   Normalization (FSN: P. Terhörst, J. N. Kolf, N. Damer, F. Kirchbuchner and A. Kuijper,
   "Post-comparison mitigation of demographic bias in face recognition using fair score
   normalization", Pattern Recognition Letters 140, 2020), in the form FairCal's reference code
@@ -54,7 +54,14 @@ from typing import Any
 
 import numpy as np
 
-from facegate.fairness import metrics as m
+from facegate.fairness.intervals import needed_trials
+from facegate.fairness.kmeans import SEED, kmeans, squared_distances
+from facegate.fairness.thresholds import reachable_count, threshold_at_fmr
+from facegate.fairness.worst_group import (
+    WorstGroupChoice,
+    worst_group_threshold,
+    worst_group_threshold_for,
+)
 
 __all__ = [
     "DEFAULT_CLUSTERS",
@@ -70,227 +77,6 @@ __all__ = [
 
 DEFAULT_CLUSTERS = 20
 NORMALIZER_FORMAT = "facegate-score-normalizer/1"
-SEED = 20260610
-
-
-def _reachable_count(target: float) -> int:
-    """The fewest impostor pairs that can show an FMR of ``target`` at all: 1 / target."""
-    return math.ceil(round(1.0 / target, 6))
-
-
-def _rule_of_three_count(target: float) -> int:
-    return math.ceil(round(m.RULE_OF_THREE / target, 6))
-
-
-# --------------------------------------------------------------------------------------------
-# Worst-group threshold
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WorstGroupChoice:
-    """A global threshold at which every group with enough same-group impostor pairs, and the
-    pooled impostors, have FMR <= ``target_fmr`` (see :func:`worst_group_threshold`).
-
-    ``groups``: each group's own :class:`~facegate.fairness.metrics.ThresholdChoice`;
-    ``used``: the groups that set the threshold (at least ``min_impostors`` pairs);
-    ``insufficient``: the groups left out, each with the reason; ``unsupported``: groups used
-    whose pairs resolve the target but cannot support it by the rule of three;
-    ``decided_by``: the group (or ``"pooled"``) whose threshold is the highest.
-    """
-
-    threshold: float | None
-    target_fmr: float
-    decided_by: str | None
-    pooled: m.ThresholdChoice
-    groups: Mapping[str, m.ThresholdChoice]
-    used: tuple[str, ...]
-    insufficient: Mapping[str, str]
-    unsupported: tuple[str, ...]
-    min_impostors: int
-    note: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "threshold": self.threshold,
-            "target_fmr": self.target_fmr,
-            "decided_by": self.decided_by,
-            "pooled": self.pooled.to_dict(),
-            "groups": {g: c.to_dict() for g, c in self.groups.items()},
-            "used": list(self.used),
-            "insufficient": dict(self.insufficient),
-            "unsupported": list(self.unsupported),
-            "min_impostors": self.min_impostors,
-            "note": self.note,
-        }
-
-
-def worst_group_threshold(
-    pooled_impostors: Sequence[float] | np.ndarray,
-    group_impostors: Mapping[str, Sequence[float] | np.ndarray],
-    target_fmr: float,
-    *,
-    min_impostors: int | None = None,
-) -> WorstGroupChoice:
-    """The smallest threshold at which the pooled FMR and the same-group FMR of every group
-    with at least ``min_impostors`` impostor pairs are all at most ``target_fmr``.
-
-    Each group's FMR falls as the threshold rises, so that threshold is the highest of the
-    groups' own thresholds (:func:`~facegate.fairness.metrics.threshold_at_fmr`, with its
-    tie rule) and the pooled one. ``group_impostors`` maps each group to its *same-group*
-    impostor scores (both faces in the group).
-
-    ``min_impostors`` defaults to 1 / target: fewer pairs cannot show the target at all (one
-    false match already exceeds it), so such a group would only push the threshold above its
-    highest impostor score, a statement about noise. Those groups are listed in
-    ``insufficient`` with the reason, never silently used or dropped. Groups with enough pairs
-    to resolve the target but fewer than 3 / target are used and listed in ``unsupported``.
-    """
-    target = float(target_fmr)
-    pooled = m.threshold_at_fmr(pooled_impostors, target)
-    needed = _reachable_count(target) if min_impostors is None else int(min_impostors)
-    if needed < 1:
-        raise ValueError("min_impostors must be at least 1")
-    choices: dict[str, m.ThresholdChoice] = {}
-    used: list[str] = []
-    insufficient: dict[str, str] = {}
-    unsupported: list[str] = []
-    for g in sorted(group_impostors):
-        choice = m.threshold_at_fmr(group_impostors[g], target)
-        choices[g] = choice
-        if choice.impostors < needed or choice.threshold is None:
-            insufficient[g] = (
-                f"insufficient data: {choice.impostors} same-group impostor pairs; setting a "
-                f"threshold at FMR {target:g} needs at least {needed}"
-            )
-            continue
-        used.append(g)
-        if not choice.supported:
-            unsupported.append(g)
-    candidates: dict[str, float] = {}
-    if pooled.threshold is not None:
-        candidates["pooled"] = pooled.threshold
-    for g in used:
-        threshold = choices[g].threshold
-        if threshold is not None:
-            candidates[g] = threshold
-    note = None
-    if not used:
-        note = "no group has enough same-group impostor pairs: the pooled threshold is used"
-    if not candidates:
-        return WorstGroupChoice(
-            None, target, None, pooled, choices, (), insufficient, (), needed, note
-        )
-    # the highest; on equal thresholds "pooled" (inserted first) decides, then the group name
-    decided_by = max(candidates, key=lambda k: candidates[k])
-    return WorstGroupChoice(
-        candidates[decided_by],
-        target,
-        decided_by,
-        pooled,
-        choices,
-        tuple(used),
-        insufficient,
-        tuple(unsupported),
-        needed,
-        note,
-    )
-
-
-def worst_group_threshold_for(
-    comparisons: m.Comparisons, target_fmr: float, *, min_impostors: int | None = None
-) -> WorstGroupChoice:
-    """:func:`worst_group_threshold` over comparison records: the pooled impostors and each
-    group's same-group impostors."""
-    imp = ~comparisons.mated
-    same = imp & (comparisons.group_a == comparisons.group_b)
-    by_group = {
-        g: comparisons.scores[same & (comparisons.group_a == g)] for g in comparisons.groups
-    }
-    return worst_group_threshold(
-        comparisons.scores[imp], by_group, target_fmr, min_impostors=min_impostors
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# k-means
-# --------------------------------------------------------------------------------------------
-
-
-def _squared_distances(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    d = (
-        np.einsum("ij,ij->i", x, x)[:, None]
-        - 2.0 * x @ centroids.T
-        + np.einsum("ij,ij->i", centroids, centroids)[None, :]
-    )
-    return np.maximum(d, 0.0)
-
-
-def _plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """k-means++ seeding (Arthur and Vassilvitskii, 2007): each next centre is drawn with
-    probability proportional to the squared distance to the nearest centre so far."""
-    n = len(x)
-    chosen = [int(rng.integers(n))]
-    nearest = _squared_distances(x, x[chosen])[:, 0]
-    for _ in range(1, k):
-        total = float(nearest.sum())
-        if total <= 0.0:  # every point coincides with a centre: cannot happen with k <= distinct
-            break
-        index = int(rng.choice(n, p=nearest / total))
-        chosen.append(index)
-        nearest = np.minimum(nearest, _squared_distances(x, x[[index]])[:, 0])
-    return x[chosen].copy()
-
-
-def _lloyd(
-    x: np.ndarray, centroids: np.ndarray, max_iter: int
-) -> tuple[np.ndarray, np.ndarray, float]:
-    labels = np.full(len(x), -1)
-    for _ in range(max_iter):
-        d = _squared_distances(x, centroids)
-        new = np.argmin(d, axis=1)
-        if np.array_equal(new, labels):
-            break
-        labels = new
-        for c in range(len(centroids)):
-            members = labels == c
-            if members.any():
-                centroids[c] = x[members].mean(axis=0)
-            else:  # an empty cluster takes the point farthest from its own centre
-                far = int(np.argmax(d[np.arange(len(x)), labels]))
-                centroids[c] = x[far]
-                labels[far] = c
-    d = _squared_distances(x, centroids)
-    labels = np.argmin(d, axis=1)
-    inertia = float(d[np.arange(len(x)), labels].sum())
-    return centroids, labels, inertia
-
-
-def kmeans(
-    x: np.ndarray, k: int, *, seed: int = SEED, n_init: int = 4, max_iter: int = 300
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Lloyd's k-means with k-means++ seeding, the best of ``n_init`` seeded starts (lowest
-    within-cluster sum of squares). Returns (centroids, labels, inertia). Deterministic for a
-    seed. ``k`` is capped at the number of distinct points."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or len(x) == 0:
-        raise ValueError("k-means needs a non-empty two-dimensional array")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("embeddings must be finite")
-    k = max(1, min(int(k), len(np.unique(x, axis=0))))
-    rng = np.random.default_rng(seed)
-    best: tuple[np.ndarray, np.ndarray, float] | None = None
-    for _ in range(max(1, n_init)):
-        centroids, labels, inertia = _lloyd(x, _plus_plus(x, k, rng), max_iter)
-        if best is None or inertia < best[2]:
-            best = (centroids, labels, inertia)
-    assert best is not None
-    return best
-
-
-# --------------------------------------------------------------------------------------------
-# Cluster-based score normalization (FSN)
-# --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, eq=False)
@@ -362,7 +148,7 @@ class ClusterNormalizer:
             raise ValueError(
                 f"embeddings have {x.shape[1]} dimensions, the centroids {self.centroids.shape[1]}"
             )
-        return np.argmin(_squared_distances(x, self.centroids), axis=1)
+        return np.argmin(squared_distances(x, self.centroids), axis=1)
 
     def normalize_assigned(
         self, scores: np.ndarray, cluster_a: np.ndarray, cluster_b: np.ndarray
@@ -489,15 +275,15 @@ def fit_cluster_normalizer(
         raise ValueError("every score must be finite")
     if clusters < 1:
         raise ValueError("clusters must be at least 1")
-    needed = _rule_of_three_count(target) if min_impostors is None else int(min_impostors)
-    if needed < _reachable_count(target):
+    needed = needed_trials(target) if min_impostors is None else int(min_impostors)
+    if needed < reachable_count(target):
         raise ValueError(
-            f"min_impostors {needed} is below 1 / target = {_reachable_count(target)}: a "
+            f"min_impostors {needed} is below 1 / target = {reachable_count(target)}: a "
             f"cluster's threshold could not show the target"
         )
     impostor = subj[ia] != subj[ib]
     imp_a, imp_b, imp_s = ia[impostor], ib[impostor], s[impostor]
-    pooled = m.threshold_at_fmr(imp_s, target)
+    pooled = threshold_at_fmr(imp_s, target)
     if pooled.threshold is None:
         raise ValueError("no impostor pairs: a normalization cannot be fitted")
     global_threshold = pooled.threshold
@@ -524,13 +310,13 @@ def fit_cluster_normalizer(
     thresholds = np.empty(k)
     for c in range(k):
         touching = (labels[imp_a] == c) | (labels[imp_b] == c)
-        choice = m.threshold_at_fmr(imp_s[touching], target)
+        choice = threshold_at_fmr(imp_s[touching], target)
         thresholds[c] = global_threshold if choice.threshold is None else choice.threshold
     if k == 1:
         thresholds[:] = global_threshold
     offsets = thresholds - global_threshold
     normalized = imp_s - (offsets[labels[imp_a]] + offsets[labels[imp_b]]) / 2.0
-    renormalized = m.threshold_at_fmr(normalized, target)
+    renormalized = threshold_at_fmr(normalized, target)
     assert renormalized.threshold is not None
     return ClusterNormalizer(
         model_version=model_version,
