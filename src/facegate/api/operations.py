@@ -24,7 +24,7 @@ from facegate.config import Settings
 from facegate.errors import InvalidParameterException
 from facegate.gallery.idempotency import Idempotency
 from facegate.gallery.store import Gallery
-from facegate.policy.point import Inputs
+from facegate.policy.point import SERVED_OPERATIONS, Inputs
 from facegate.policy.registry import Principal
 from facegate.video.jobs import Located, VideoJobs
 from facegate.vision import workers
@@ -420,3 +420,8 @@ OPERATIONS: dict[str, Handler] = {
     "StartFaceSearch": start_face_search,
     "GetFaceSearch": get_face_search,
 }
+if OPERATIONS.keys() != SERVED_OPERATIONS:  # one list of the operations served: the policy's
+    raise ImportError(
+        "facegate.api.operations.OPERATIONS and facegate.policy.point.SERVED_OPERATIONS name "
+        f"different operations: {sorted(OPERATIONS.keys() ^ SERVED_OPERATIONS)}"
+    )

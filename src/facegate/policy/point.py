@@ -37,6 +37,34 @@ from facegate.policy.registry import Principal
 # for the shaping questions.
 IDENTIFY = {"SearchFaces", "SearchFacesByImage", "SearchUsers", "SearchUsersByImage"}
 VIDEO_IDENTIFY = {"StartFaceSearch"}
+# The Rekognition operations both front doors serve (facegate.api.operations has one handler
+# for each); the accountability report says from them which capabilities this version offers.
+SERVED_OPERATIONS = frozenset(
+    {
+        "DetectFaces",
+        "CompareFaces",
+        "CreateCollection",
+        "DescribeCollection",
+        "ListCollections",
+        "DeleteCollection",
+        "IndexFaces",
+        "ListFaces",
+        "DeleteFaces",
+        "SearchFaces",
+        "SearchFacesByImage",
+        "CreateUser",
+        "DeleteUser",
+        "ListUsers",
+        "AssociateFaces",
+        "DisassociateFaces",
+        "SearchUsers",
+        "SearchUsersByImage",
+        "StartFaceDetection",
+        "GetFaceDetection",
+        "StartFaceSearch",
+        "GetFaceSearch",
+    }
+)
 # Operations whose principal's review obligation matters: searches, and the operations that
 # create or fill a collection (which then keeps encrypted crops for reviewers).
 REVIEW_RELEVANT = IDENTIFY | VIDEO_IDENTIFY | {"CreateCollection", "IndexFaces"}
