@@ -260,3 +260,16 @@ class Summary:
                 out[f"{prefix}_{key}"] = m
         out.update(fdr=self.fdr.to_dict(), ir=self.ir.to_dict(), garbe=self.garbe.to_dict())
         return out
+
+    def gate_measures(self) -> dict[str, Any]:
+        """The measures the fairness gate's limits can name, each a :meth:`Measure.to_dict`:
+        the ``summary`` of an audit report (and of each option in its comparison)."""
+        return {
+            "fmr_max_geomean": self.fmr.max_geomean.to_dict(),
+            "fnmr_max_geomean": self.fnmr.max_geomean.to_dict(),
+            "fmr_max_min": self.fmr.max_min.to_dict(),
+            "fnmr_max_min": self.fnmr.max_min.to_dict(),
+            "fdr": self.fdr.to_dict(),
+            "ir": self.ir.to_dict(),
+            "garbe": self.garbe.to_dict(),
+        }
