@@ -1,0 +1,1 @@
+"""The parts of bench/policy.py: operator policies, scenarios, timing and the report."""
