@@ -37,30 +37,40 @@ Run it (the default takes about 30 minutes, most of it the 1M HNSW build, and st
     .venv/bin/python bench/search.py                 # writes bench/results/search.json
     .venv/bin/python bench/search.py --quick         # 10k and 100k, search-quick.json
     .venv/bin/python bench/search.py --sizes 10k,300k --output PATH
+
+bench/_common.py holds the helpers it shares with the other benchmarks.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import functools
 import gc
 import json
-import os
-import platform
-import resource
-import shutil
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import faiss
 import numpy as np
 
+from _common import (
+    BENCH,
+    add_output_option,
+    end_environment,
+    environment,
+    log,
+    output_path,
+    rss_bytes,
+    rusage_peak_mb,
+    summarize,
+    time_one,
+    workdir,
+    write_results,
+)
 from facegate.gallery.index import (
     DEFAULT_EF_SEARCH,
     HNSW_EF_CONSTRUCTION,
@@ -68,10 +78,8 @@ from facegate.gallery.index import (
     VectorIndex,
 )
 
-BENCH = Path(__file__).resolve().parent
-RESULTS = BENCH / "results"
-DEFAULT_OUTPUT = RESULTS / "search.json"
-QUICK_OUTPUT = RESULTS / "search-quick.json"
+OUTPUT = "search.json"
+QUICK_OUTPUT = "search-quick.json"
 REFERENCE = BENCH / "reference-descriptors.npz"
 
 DIM = 128
@@ -86,33 +94,8 @@ P99_TARGET_MS = 10.0
 TARGET_SIZE = 1_000_000
 NEVER = 1 << 62  # approximate_from that keeps an index exact
 
-T = TypeVar("T")
-
 
 # --------------------------------------------------------------------------- helpers
-
-
-def log(message: str) -> None:
-    """Progress on stderr (stdout carries the summary table)."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def timed(fn: Callable[[], T]) -> tuple[float, T]:
-    """Seconds taken by fn() and its result."""
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
-
-
-def rss_bytes() -> int:
-    """Current resident set size of this process (Linux /proc)."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def peak_rss_mb() -> float:
-    """Peak RSS of this process so far, MB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def parse_size(text: str) -> int:
@@ -130,16 +113,9 @@ def label(n: int) -> str:
     return f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
-def latency_summary(samples_ms: Sequence[float]) -> dict[str, float]:
+def latency_summary(samples_ns: Sequence[int]) -> dict[str, Any]:
     """p50, p99, mean and max of per-query latencies in ms."""
-    arr = np.asarray(samples_ms)
-    return {
-        "p50_ms": round(float(np.percentile(arr, 50)), 4),
-        "p99_ms": round(float(np.percentile(arr, 99)), 4),
-        "mean_ms": round(float(arr.mean()), 4),
-        "max_ms": round(float(arr.max()), 4),
-        "queries": int(arr.size),
-    }
+    return summarize(samples_ns, "ms", ("p50", "p99", "mean", "max"), per=1e6, count="queries")
 
 
 # --------------------------------------------------------------------------- data
@@ -228,7 +204,7 @@ def search_latencies(
     for i, q in enumerate(queries):
         start = time.perf_counter_ns()
         ids, dist = index.search(q, k)
-        samples.append((time.perf_counter_ns() - start) / 1e6)
+        samples.append(time.perf_counter_ns() - start)
         found.ids[i, : ids.size] = ids
         found.top1_distance[i] = dist[0] if dist.size else np.inf
     return latency_summary(samples), found
@@ -280,25 +256,25 @@ def build_index(data: Dataset, kind: str, build_threads: int) -> VectorIndex:
 
 
 def build_save_load(
-    data: Dataset, workdir: Path, kind: str, build_threads: int
+    data: Dataset, folder: Path, kind: str, build_threads: int
 ) -> tuple[VectorIndex, dict[str, Any]]:
     """Build, save, drop and reload one index; returns the loaded index and the numbers."""
     gc.collect()
     before = rss_bytes()
-    build_s, index = timed(lambda: build_index(data, kind, build_threads))
+    build_ns, index = time_one(lambda: build_index(data, kind, build_threads))
     grown = rss_bytes() - before
-    path = workdir / f"{kind}.faiss"
-    save_s, _ = timed(functools.partial(index.save, path))
+    path = folder / f"{kind}.faiss"
+    save_ns, _ = time_one(functools.partial(index.save, path))
     del index
     gc.collect()
-    load_s, loaded = timed(lambda: VectorIndex.load(path))
+    load_ns, loaded = time_one(lambda: VectorIndex.load(path))
     size = path.stat().st_size
     path.unlink()
     n = data.ids.size
     return loaded, {
-        "build_s": round(build_s, 3),
-        "save_s": round(save_s, 3),
-        "load_s": round(load_s, 3),
+        "build_s": round(build_ns / 1e9, 3),
+        "save_s": round(save_ns / 1e9, 3),
+        "load_s": round(load_ns / 1e9, 3),
         "file_bytes": size,
         "bytes_per_face_serialized": round(size / n, 1),
         "bytes_per_face_rss_growth": round(grown / n, 1),
@@ -306,11 +282,11 @@ def build_save_load(
 
 
 def bench_exact(
-    data: Dataset, workdir: Path, build_threads: int
+    data: Dataset, folder: Path, build_threads: int
 ) -> tuple[dict[str, Any], dict[int, Found]]:
     """Exact index numbers and its k=1/k=10 results (the ground truth)."""
     log(f"exact {label(data.ids.size)}: build, save, load")
-    index, out = build_save_load(data, workdir, "exact", build_threads)
+    index, out = build_save_load(data, folder, "exact", build_threads)
     truth = {}
     for k in (1, 10):
         log(f"exact {label(data.ids.size)}: {data.queries.shape[0]} searches k={k}")
@@ -320,11 +296,11 @@ def bench_exact(
 
 
 def bench_hnsw(
-    data: Dataset, workdir: Path, truth: dict[int, Found], args: argparse.Namespace
+    data: Dataset, folder: Path, truth: dict[int, Found], args: argparse.Namespace
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """HNSW numbers at the default efSearch, then the efSearch sweep."""
     log(f"hnsw {label(data.ids.size)}: build (M={HNSW_M}, efC={HNSW_EF_CONSTRUCTION}), save, load")
-    index, out = build_save_load(data, workdir, "hnsw", args.build_threads)
+    index, out = build_save_load(data, folder, "hnsw", args.build_threads)
     out["ef_search"] = DEFAULT_EF_SEARCH
     log(f"hnsw {label(data.ids.size)}: searches at efSearch={DEFAULT_EF_SEARCH}")
     out["k1"], found1 = search_latencies(index, data.queries, 1)
@@ -359,25 +335,25 @@ def sweep_point(
     }
 
 
-def bench_size(n: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+def bench_size(n: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     """Everything for one collection size."""
     log(f"size {label(n)}: generating data")
-    gen_s, data = timed(lambda: make_dataset(n, args.queries, args.decay, args.seed))
-    exact, truth = bench_exact(data, workdir, args.build_threads)
+    gen_ns, data = time_one(lambda: make_dataset(n, args.queries, args.decay, args.seed))
+    exact, truth = bench_exact(data, folder, args.build_threads)
     gc.collect()
-    hnsw, sweep = bench_hnsw(data, workdir, truth, args)
+    hnsw, sweep = bench_hnsw(data, folder, truth, args)
     result = {
         "n": n,
         "people": n // SAMPLES_PER_PERSON,
         "queries": int(data.queries.shape[0]),
-        "data_generation_s": round(gen_s, 2),
+        "data_generation_s": round(gen_ns / 1e9, 2),
         "data": data_stats(data, args.seed),
         "exact": exact,
         "hnsw": hnsw,
         "ef_sweep": sweep,
         "smallest_ef_reaching_recall_at_1": smallest_ef(sweep, "recall_at_1"),
         "smallest_ef_reaching_same_person_at_1": smallest_ef(sweep, "same_person_at_1"),
-        "peak_rss_mb_so_far": round(peak_rss_mb(), 1),
+        "peak_rss_mb_so_far": rusage_peak_mb(),
     }
     del data
     gc.collect()
@@ -439,23 +415,19 @@ def targets(sizes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out or [{"target": "1M faces (not measured in this run)", "pass": None}]
 
 
-def environment(args: argparse.Namespace) -> dict[str, Any]:
+def search_environment(args: argparse.Namespace) -> dict[str, Any]:
     """Versions, threads and machine."""
-    return {
-        "faiss_version": faiss.__version__,
-        "faiss_compile_options": faiss.get_compile_options(),
-        "faiss_omp_threads_search": faiss.omp_get_max_threads(),
-        "faiss_omp_threads_build": args.build_threads,
-        "threads_note": "faiss.omp_set_num_threads(1) for searches: the service runs one "
-        "search per worker process",
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)),
-        "python": platform.python_version(),
-        "numpy_version": np.__version__,
-        "platform": platform.platform(),
-        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "load_average_1_5_15_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
+    return environment(
+        {
+            "faiss_version": faiss.__version__,
+            "faiss_compile_options": faiss.get_compile_options(),
+            "faiss_omp_threads_search": faiss.omp_get_max_threads(),
+            "faiss_omp_threads_build": args.build_threads,
+            "threads_note": "faiss.omp_set_num_threads(1) for searches: the service runs one "
+            "search per worker process",
+            "numpy_version": np.__version__,
+        }
+    )
 
 
 def data_description(args: argparse.Namespace) -> dict[str, Any]:
@@ -510,13 +482,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--decay", type=float, default=0.5, help="person-offset spectrum exponent")
     p.add_argument("--seed", type=int, default=20240601)
     p.add_argument("--build-threads", type=int, default=1, help="FAISS threads while building")
-    p.add_argument("--output", type=Path)
+    add_output_option(p, OUTPUT, QUICK_OUTPUT)
     args = p.parse_args(argv)
     if args.sizes:
         args.size_list = [parse_size(s) for s in args.sizes.split(",")]
     else:
         args.size_list = list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
-    args.output = args.output or (QUICK_OUTPUT if args.quick else DEFAULT_OUTPUT)
+    args.output = output_path(args, OUTPUT, QUICK_OUTPUT)
     args.ef_sweep = list(EF_SWEEP)
     return args
 
@@ -525,16 +497,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and write the JSON results."""
     args = parse_args(argv)
     faiss.omp_set_num_threads(1)
-    env = environment(args)
-    workdir = Path(tempfile.mkdtemp(prefix="facegate-bench-search-"))
+    env = search_environment(args)
     started = time.perf_counter()
-    sizes = []
-    try:
-        for n in args.size_list:
-            sizes.append(bench_size(n, args, workdir))
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    env["load_average_1_5_15_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    with workdir("search") as folder:
+        sizes = [bench_size(n, args, folder) for n in args.size_list]
+    end_environment(env)
     report = {
         "environment": env,
         "index": {
@@ -545,11 +512,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "data": data_description(args),
         "sizes": sizes,
         "targets": targets(sizes),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "peak_rss_mb": rusage_peak_mb(),
         "total_s": round(time.perf_counter() - started, 1),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    write_results(args.output, report)
     print(summary_table(sizes))
     print(json.dumps(report["targets"], indent=2))
     print(f"wrote {args.output} in {report['total_s']} s, peak RSS {report['peak_rss_mb']} MB")
