@@ -8,14 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facegate.gallery.index import (
-    EMPTY_HIGH_WATER,
-    IndexCorrupt,
-    IndexState,
-    VectorIndex,
-    checksum_of,
-    sync_with_sql,
-)
+from facegate.gallery.index import IndexCorrupt, VectorIndex
+from facegate.gallery.index_state import EMPTY_HIGH_WATER, IndexState, checksum_of
+from facegate.gallery.indexes import sync_with_sql
 
 DIM = 128
 THRESHOLD = 2000  # approximate_from in these tests, so HNSW builds stay fast

@@ -38,22 +38,15 @@ Removal
     below the threshold) until rebuilt by :meth:`VectorIndex.build`.
 
 State
-    :class:`IndexState` (live count, highest live row id, sha256 of the sorted live ids) is
-    what start-up compares with SQL; :func:`sync_with_sql` loads the saved file when it
-    matches and rebuilds otherwise. ``high_water`` is the highest *live* id, like SQL's
-    ``MAX(row_id)``: removing the newest face lowers it. An empty index has ``high_water == 0``
-    (SQL row ids start at 1, and ``MAX(row_id)`` of no rows is read as 0). If a new id is not
-    above a tombstoned one (SQLite may reuse the largest rowid after a delete), the index is
+    :class:`~facegate.gallery.index_state.IndexState` (live count, highest live row id, sha256
+    of the sorted live ids) is what start-up compares with SQL. If a new id is not above a
+    tombstoned one (SQLite may reuse the largest rowid after a delete), the index is
     compacted before the add so stored ids stay ascending and unique.
 
-File format (version 1), written atomically (temp file in the same directory, fsync,
-``os.replace``)::
-
-    b"FGVIDX01" | FAISS index (faiss.write_index) | header JSON | u64 LE header length
-    | b"FGVIEND1"
-
-The header holds the format version, kind, dim, state, tombstones, the FAISS payload's size
-and CRC-32 (FAISS validates structure on read, but not the vector values themselves).
+Persistence
+    :meth:`VectorIndex.save` and :meth:`VectorIndex.load` use the file format of
+    :mod:`facegate.gallery.index_file`; :func:`facegate.gallery.indexes.sync_with_sql` decides
+    at start-up whether the saved file can be used or the index is rebuilt from SQL.
 
 Thread-safety: every method takes the instance's ``threading.RLock``; FAISS's own OpenMP
 thread count is left to the caller.
@@ -61,22 +54,31 @@ thread count is left to the caller.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import logging
-import os
-import struct
 import threading
-import uuid
-import zlib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, Literal
 
 import faiss
 import numpy as np
+
+from facegate.gallery.index_file import (
+    FORMAT_VERSION,
+    IndexCorrupt,
+    check_structure,
+    faiss_runtime,
+    read_file,
+    sync_directory,
+    write_file,
+)
+from facegate.gallery.index_state import (
+    EMPTY_HIGH_WATER,
+    IndexState,
+    as_ids,
+    checksum_sorted,
+    member,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,59 +90,6 @@ HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
 DEFAULT_EF_SEARCH = 512  # measured: see the module docstring and bench/search.py
 COMPACT_FRACTION = 0.10
-EMPTY_HIGH_WATER = 0
-
-FORMAT_VERSION = 1
-MAGIC = b"FGVIDX01"
-TRAILER = b"FGVIEND1"
-_TRAILER_STRUCT = struct.Struct("<Q")
-_TRAILER_SIZE = _TRAILER_STRUCT.size + len(TRAILER)
-_MAX_HEADER_BYTES = 1 << 28
-_IO_CHUNK = 1 << 20
-
-
-class IndexCorrupt(Exception):
-    """A persisted index file is unreadable, truncated or inconsistent with its own header."""
-
-
-@dataclass(frozen=True)
-class IndexState:
-    """What start-up checks against SQL: live count, highest live row id, checksum of ids."""
-
-    count: int
-    high_water: int
-    checksum: str
-
-    @classmethod
-    def of(cls, ids: Iterable[int]) -> IndexState:
-        """The state an index holding exactly ``ids`` (e.g. the SQL row ids) must have."""
-        arr = _sorted_ids(ids)
-        high = int(arr[-1]) if arr.size else EMPTY_HIGH_WATER
-        return cls(count=int(arr.size), high_water=high, checksum=_checksum_sorted(arr))
-
-
-def checksum_of(ids: Iterable[int]) -> str:
-    """sha256 hex over the sorted ids as int64 little-endian bytes (as ``IndexState.checksum``)."""
-    return _checksum_sorted(_sorted_ids(ids))
-
-
-def _sorted_ids(ids: Iterable[int]) -> np.ndarray:
-    if isinstance(ids, np.ndarray):
-        arr = ids.astype(np.int64, copy=False).ravel()
-    else:
-        arr = np.fromiter((int(i) for i in ids), dtype=np.int64)
-    return np.sort(arr)
-
-
-def _checksum_sorted(sorted_ids: np.ndarray) -> str:
-    return hashlib.sha256(sorted_ids.astype("<i8", copy=False).tobytes()).hexdigest()
-
-
-def _as_ids(ids: Iterable[int] | np.ndarray) -> np.ndarray:
-    """A 1-D int64 array from anything id-like."""
-    if isinstance(ids, np.ndarray):
-        return np.ascontiguousarray(ids, dtype=np.int64).ravel()
-    return np.fromiter((int(i) for i in ids), dtype=np.int64)
 
 
 def _as_vectors(vectors: np.ndarray, dim: int) -> np.ndarray:
@@ -242,7 +191,7 @@ class VectorIndex:
         """Live count, highest live id and checksum of the live ids, as SQL would compute."""
         with self._lock:
             if self._checksum is None:
-                self._checksum = _checksum_sorted(self._live_ids())
+                self._checksum = checksum_sorted(self._live_ids())
             return IndexState(len(self), self._high_water, self._checksum)
 
     def __len__(self) -> int:
@@ -256,7 +205,7 @@ class VectorIndex:
 
         Switches from exact to HNSW when the live count reaches ``approximate_from``.
         """
-        ids = _as_ids(ids)
+        ids = as_ids(ids)
         vectors = _as_vectors(vectors, self._dim)
         if ids.size != vectors.shape[0]:
             raise ValueError(f"{ids.size} ids for {vectors.shape[0]} vectors")
@@ -283,7 +232,7 @@ class VectorIndex:
 
     def remove(self, ids: Iterable[int]) -> int:
         """Remove ids; returns how many were present. Unknown ids are ignored."""
-        wanted = np.unique(_as_ids(ids))
+        wanted = np.unique(as_ids(ids))
         with self._lock:
             present = self._present(wanted)
             if present.size == 0:
@@ -336,38 +285,16 @@ class VectorIndex:
     def save(self, path: Path) -> None:
         """Write the index atomically: temp file in the same directory, fsync, os.replace."""
         path = Path(path)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         with self._lock:
-            try:
-                with open(tmp, "wb") as f:
-                    f.write(MAGIC)
-                    size, crc = _write_faiss(self._index, f)
-                    header = json.dumps(self._header(size, crc), separators=(",", ":")).encode()
-                    f.write(header)
-                    f.write(_TRAILER_STRUCT.pack(len(header)) + TRAILER)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
-        _fsync_directory(path.parent)
+            write_file(path, self._index, self._header)
+        sync_directory(path.parent)
 
     @classmethod
     def load(cls, path: Path) -> VectorIndex:
         """Read a file written by :meth:`save`. FileNotFoundError when absent; IndexCorrupt
         on anything unreadable, truncated or inconsistent."""
         path = Path(path)
-        try:
-            with open(path, "rb") as f:
-                header, payload_start = _read_header(f)
-                index = _read_faiss(f, payload_start, header)
-        except FileNotFoundError:
-            raise
-        except OSError as exc:
-            raise IndexCorrupt(f"{path}: cannot read: {exc}") from exc
-        except IndexCorrupt as exc:
-            raise IndexCorrupt(f"{path}: {exc}") from exc
+        index, header = read_file(path)
         try:
             return cls._from_parts(index, header)
         except (IndexCorrupt, ValueError, KeyError, TypeError) as exc:
@@ -377,7 +304,7 @@ class VectorIndex:
     def build(cls, ids: np.ndarray, vectors: np.ndarray, **kw: Any) -> VectorIndex:
         """A new index holding exactly these rows (any order; ids unique and positive)."""
         index = cls(**kw)
-        ids = _as_ids(ids)
+        ids = as_ids(ids)
         vectors = _as_vectors(vectors, index.dim) if ids.size else np.zeros((0, index.dim), "f4")
         if ids.size != vectors.shape[0]:
             raise ValueError(f"{ids.size} ids for {vectors.shape[0]} vectors")
@@ -429,8 +356,8 @@ class VectorIndex:
 
     def _stored_vectors(self) -> np.ndarray:
         """Every vector in the FAISS index, in id order, as a (n, dim) float32 view."""
-        inner = faiss.downcast_index(self._index.index)
-        flat = faiss.downcast_index(inner.storage) if self._kind == "hnsw" else inner
+        inner: Any = faiss.downcast_index(self._index.index)
+        flat: Any = faiss.downcast_index(inner.storage) if self._kind == "hnsw" else inner
         n = int(flat.ntotal)
         raw = _view(flat.codes, n * self._dim * 4, np.uint8)
         return raw.view(np.float32).reshape(n, self._dim)
@@ -448,7 +375,7 @@ class VectorIndex:
     def _live_mask(self) -> np.ndarray | None:
         if not self._deleted:
             return None
-        return ~_member(self._stored_ids(), self._tombstone_array())
+        return ~member(self._stored_ids(), self._tombstone_array())
 
     def _live_ids(self) -> np.ndarray:
         """Copy of the live ids, ascending."""
@@ -466,9 +393,9 @@ class VectorIndex:
 
     def _present(self, wanted: np.ndarray) -> np.ndarray:
         """The ids of ``wanted`` that are live in the index (stored and not deleted)."""
-        found = wanted[_member(wanted, self._stored_ids())]
+        found = wanted[member(wanted, self._stored_ids())]
         if self._deleted:
-            found = found[~_member(found, self._tombstone_array())]
+            found = found[~member(found, self._tombstone_array())]
         return found
 
     def _search_params(self, k: int) -> tuple[Any, tuple[Any, ...]]:
@@ -479,7 +406,7 @@ class VectorIndex:
         if self._deleted and self._selector is None:
             batch = faiss.IDSelectorBatch(self._tombstone_array())
             self._selector = (faiss.IDSelectorNot(batch), batch)
-        params = faiss.SearchParametersHNSW()
+        params = faiss_runtime.SearchParametersHNSW()
         params.efSearch = max(self._ef_search, k)
         if self._selector is not None:
             params.sel = self._selector[0]
@@ -509,9 +436,10 @@ class VectorIndex:
         if kind not in ("exact", "hnsw"):
             raise IndexCorrupt(f"unknown kind {kind!r}")
         obj = cls(int(header["dim"]), int(header["approximate_from"]), int(header["ef_search"]))
-        _check_structure(index, kind, obj.dim)
+        check_structure(index, kind, obj.dim)
         if kind == "hnsw":
-            faiss.downcast_index(index.index).hnsw.efSearch = obj._ef_search
+            hnsw: Any = faiss.downcast_index(index.index)
+            hnsw.hnsw.efSearch = obj._ef_search
         obj._index, obj._kind = index, kind
         stored = obj._stored_ids()
         if stored.size and (stored[0] <= 0 or not bool(np.all(np.diff(stored) > 0))):
@@ -537,147 +465,7 @@ def _clean_row(
     """Drop FAISS's -1 padding and any deleted id; squared L2 to L2."""
     keep = labels >= 0
     if deleted is not None:
-        keep &= ~_member(labels, deleted)
+        keep &= ~member(labels, deleted)
     ids = labels[keep].astype(np.int64, copy=True)
     dist = np.sqrt(np.maximum(squared[keep], 0.0)).astype(np.float32, copy=False)
     return ids, dist
-
-
-def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    """Boolean mask of ``values`` found in the sorted array ``sorted_set``."""
-    if sorted_set.size == 0:
-        return np.zeros(values.shape, dtype=bool)
-    pos = np.minimum(np.searchsorted(sorted_set, values), sorted_set.size - 1)
-    return sorted_set[pos] == values
-
-
-def _check_structure(index: Any, kind: str, dim: int) -> None:
-    """The read index is an IndexIDMap2 over the expected FAISS type and dimension."""
-    if not isinstance(index, faiss.IndexIDMap2):
-        raise IndexCorrupt(f"expected IndexIDMap2, found {type(index).__name__}")
-    inner = faiss.downcast_index(index.index)
-    wanted = faiss.IndexHNSWFlat if kind == "hnsw" else faiss.IndexFlatL2
-    if not isinstance(inner, wanted) or inner.d != dim or index.d != dim:
-        raise IndexCorrupt(f"expected {wanted.__name__} of dim {dim}, found {type(inner).__name__}")
-    if index.id_map.size() != index.ntotal or inner.ntotal != index.ntotal:
-        raise IndexCorrupt("id map and vectors disagree in size")
-
-
-def _write_faiss(index: Any, f: BinaryIO) -> tuple[int, int]:
-    """Stream ``faiss.write_index`` into ``f``; returns the bytes written and their CRC-32."""
-    size, crc = 0, 0
-
-    def sink(chunk: bytes) -> int:
-        nonlocal size, crc
-        f.write(chunk)
-        size += len(chunk)
-        crc = zlib.crc32(chunk, crc)
-        return len(chunk)
-
-    writer = faiss.PyCallbackIOWriter(sink, _IO_CHUNK)
-    faiss.write_index(index, writer)
-    del writer
-    return size, crc
-
-
-def _read_header(f: BinaryIO) -> tuple[dict[str, Any], int]:
-    """Validate magic, trailer and sizes; returns the header and the payload offset."""
-    total = os.fstat(f.fileno()).st_size
-    if total < len(MAGIC) + _TRAILER_SIZE or f.read(len(MAGIC)) != MAGIC:
-        raise IndexCorrupt("not a facegate index file (bad magic or too short)")
-    f.seek(total - _TRAILER_SIZE)
-    tail = f.read(_TRAILER_SIZE)
-    if tail[_TRAILER_STRUCT.size :] != TRAILER:
-        raise IndexCorrupt("truncated (no trailer)")
-    (header_len,) = _TRAILER_STRUCT.unpack(tail[: _TRAILER_STRUCT.size])
-    if header_len > min(_MAX_HEADER_BYTES, total - len(MAGIC) - _TRAILER_SIZE):
-        raise IndexCorrupt("header length out of range")
-    f.seek(total - _TRAILER_SIZE - header_len)
-    try:
-        header = json.loads(f.read(header_len))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IndexCorrupt(f"unreadable header: {exc}") from exc
-    if not isinstance(header, dict) or header.get("format_version") != FORMAT_VERSION:
-        raise IndexCorrupt("unsupported format version")
-    payload = header.get("payload_size")
-    if not isinstance(payload, int) or len(MAGIC) + payload + header_len + _TRAILER_SIZE != total:
-        raise IndexCorrupt("payload size does not match the file size")
-    return header, len(MAGIC)
-
-
-def _read_faiss(f: BinaryIO, start: int, header: dict[str, Any]) -> Any:
-    """Stream the FAISS payload through ``faiss.read_index``, checking its size and CRC."""
-    remaining, crc = int(header["payload_size"]), 0
-    f.seek(start)
-
-    def source(n: int) -> bytes:
-        nonlocal remaining, crc
-        chunk = f.read(min(n, remaining))
-        remaining -= len(chunk)
-        crc = zlib.crc32(chunk, crc)
-        return chunk
-
-    reader = faiss.PyCallbackIOReader(source, _IO_CHUNK)
-    try:
-        index = faiss.read_index(reader)
-    except RuntimeError as exc:
-        raise IndexCorrupt(f"FAISS cannot read the index: {str(exc).splitlines()[0]}") from exc
-    finally:
-        del reader
-    if remaining != 0 or crc != header.get("payload_crc32"):
-        raise IndexCorrupt("payload CRC-32 or length mismatch")
-    return index
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable (best effort: not every platform can open a directory)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def sync_with_sql(
-    path: Path,
-    expected: IndexState,
-    load_rows: Callable[[], tuple[np.ndarray, np.ndarray]],
-    **kw: Any,
-) -> tuple[VectorIndex, str]:
-    """Load the persisted index if its state equals ``expected`` (count, high_water, checksum
-    computed by the caller from SQL); otherwise (missing, corrupt, stale) rebuild from
-    ``load_rows()`` and save. Returns the index and what happened: ``"loaded"`` |
-    ``"rebuilt:missing"`` | ``"rebuilt:stale"`` | ``"rebuilt:corrupt"``.
-
-    ``kw`` are :class:`VectorIndex` options; a loaded index takes their ``ef_search`` and
-    ``approximate_from``, and one of another ``dim`` counts as stale.
-    """
-    path = Path(path)
-    reason = _try_load(path, expected, kw)
-    if isinstance(reason, VectorIndex):
-        return reason, "loaded"
-    ids, vectors = load_rows()
-    index = VectorIndex.build(ids, vectors, **kw)
-    if index.state != expected:
-        log.warning("%s: rows loaded from SQL give %s, expected %s", path, index.state, expected)
-    index.save(path)
-    return index, f"rebuilt:{reason}"
-
-
-def _try_load(path: Path, expected: IndexState, kw: dict[str, Any]) -> VectorIndex | str:
-    """The loaded index when usable, else why not: "missing", "corrupt" or "stale"."""
-    try:
-        index = VectorIndex.load(path)
-    except FileNotFoundError:
-        return "missing"
-    except IndexCorrupt as exc:
-        log.warning("rebuilding corrupt index: %s", exc)
-        return "corrupt"
-    if index.state != expected or index.dim != kw.get("dim", DEFAULT_DIM):
-        return "stale"
-    if "ef_search" in kw:
-        index.ef_search = int(kw["ef_search"])
-    if "approximate_from" in kw:
-        index.approximate_from = int(kw["approximate_from"])
-    return index

@@ -2,9 +2,9 @@
 
 SQL is the truth. At start-up each collection's persisted index is checked against SQL (count,
 highest row id, checksum of the ids) and rebuilt from the ``faces`` rows when it is missing,
-stale or damaged. Writers hold the collection's lock across the SQL commit and the index
-update, so ids reach the index in order. The index is saved after enough changes, and on
-shutdown; a crash in between only makes it stale, and stale means rebuilt.
+stale or damaged (:func:`sync_with_sql`). Writers hold the collection's lock across the SQL
+commit and the index update, so ids reach the index in order. The index is saved after enough
+changes, and on shutdown; a crash in between only makes it stale, and stale means rebuilt.
 """
 
 from __future__ import annotations
@@ -12,15 +12,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from facegate.gallery.index import IndexState, VectorIndex, checksum_of, sync_with_sql
+from facegate.gallery.index import DEFAULT_DIM, IndexCorrupt, VectorIndex
+from facegate.gallery.index_state import IndexState, checksum_of
 from facegate.gallery.tables import Collection, Face
 
 log = logging.getLogger("facegate.gallery")
@@ -35,6 +37,50 @@ def vector_bytes(vector: np.ndarray) -> bytes:
 
 def vector_from(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<f4")
+
+
+def sync_with_sql(
+    path: Path,
+    expected: IndexState,
+    load_rows: Callable[[], tuple[np.ndarray, np.ndarray]],
+    **kw: Any,
+) -> tuple[VectorIndex, str]:
+    """Load the persisted index if its state equals ``expected`` (count, high_water, checksum
+    computed by the caller from SQL); otherwise (missing, corrupt, stale) rebuild from
+    ``load_rows()`` and save. Returns the index and what happened: ``"loaded"`` |
+    ``"rebuilt:missing"`` | ``"rebuilt:stale"`` | ``"rebuilt:corrupt"``.
+
+    ``kw`` are :class:`VectorIndex` options; a loaded index takes their ``ef_search`` and
+    ``approximate_from``, and one of another ``dim`` counts as stale.
+    """
+    path = Path(path)
+    reason = _try_load(path, expected, kw)
+    if isinstance(reason, VectorIndex):
+        return reason, "loaded"
+    ids, vectors = load_rows()
+    index = VectorIndex.build(ids, vectors, **kw)
+    if index.state != expected:
+        log.warning("%s: rows loaded from SQL give %s, expected %s", path, index.state, expected)
+    index.save(path)
+    return index, f"rebuilt:{reason}"
+
+
+def _try_load(path: Path, expected: IndexState, kw: dict[str, Any]) -> VectorIndex | str:
+    """The loaded index when usable, else why not: "missing", "corrupt" or "stale"."""
+    try:
+        index = VectorIndex.load(path)
+    except FileNotFoundError:
+        return "missing"
+    except IndexCorrupt as exc:
+        log.warning("rebuilding corrupt index: %s", exc)
+        return "corrupt"
+    if index.state != expected or index.dim != kw.get("dim", DEFAULT_DIM):
+        return "stale"
+    if "ef_search" in kw:
+        index.ef_search = int(kw["ef_search"])
+    if "approximate_from" in kw:
+        index.approximate_from = int(kw["approximate_from"])
+    return index
 
 
 class IndexRegistry:
