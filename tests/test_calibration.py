@@ -12,7 +12,8 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from facegate.vision.calibration import Calibration, distance_at_fmr, shipped_calibration
+from facegate.fairness.calibrate import distance_at_fmr
+from facegate.vision.calibration import Calibration, shipped_calibration
 from facegate.vision.models import DEFAULT_CHAIN
 from tests.conftest import DATA
 

@@ -18,7 +18,7 @@ from facegate.cli import tasks
 from facegate.cli.batch import run_many
 from facegate.cli.output import stderr, stdout
 from facegate.config import load_settings
-from facegate.vision.calibration import compute_calibration
+from facegate.fairness.calibrate import compute_calibration
 from facegate.vision.dataset import EmbeddingCache, list_samples, read_groups
 from facegate.vision.geometry import face_pose
 from facegate.vision.models import DEFAULT_CHAIN
