@@ -24,8 +24,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 import facegate
-from facegate.audit.reports import Cell, nearest_rank, review_timing, suppress, transparency
 from facegate.errors import InvalidParameterException
+from facegate.reports.suppression import Cell, suppress
+from facegate.reports.timing import nearest_rank, review_timing
+from facegate.reports.transparency import transparency
 from tests.conftest import DATA
 from tests.conftest import london_front as front
 from tests.server import BASIS, Server

@@ -158,14 +158,15 @@ def _dispatch(args, services, actor, parse_instant) -> Any:
         from facegate.maintenance import erase
 
         return erase(services, args.org, args.subject, requested_by=actor)
-    from facegate.audit import reports
+    from facegate.reports.accountability import accountability
+    from facegate.reports.transparency import transparency
 
     out = Path(args.output_dir)
     if args.action == "transparency":
-        return reports.transparency(
+        return transparency(
             services,
             parse_instant(args.start, "--from"),
             parse_instant(args.end, "--to"),
             out,
         )
-    return reports.accountability(services, args.usecase, out)
+    return accountability(services, args.usecase, out)

@@ -18,7 +18,7 @@ member (AUDIT-ACCESS) and leaves one audit record.
 - ``GET /console/audit/fairness``: the latest recorded demographic audit, with its DET curves
   and score distributions (ViewReports).
 
-Reports are written under ``<data dir>/reports/<id>/`` by :mod:`facegate.audit.reports`
+Reports are written under ``<data dir>/reports/<id>/`` by :mod:`facegate.reports`
 (the same files as ``facegate report``), with a small ``.console.json`` saying who made it and
 whose it is.
 """
@@ -40,7 +40,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from facegate.audit import reports
 from facegate.audit.export import FILENAME, MEDIA_TYPE, download, record_dict, selection
 from facegate.audit.log import Recorder
 from facegate.audit.tables import AuditRecord
@@ -49,6 +48,10 @@ from facegate.errors import InvalidParameterException, ResourceNotFoundException
 from facegate.fairness.html import det_chart, score_histograms
 from facegate.policy.administration import parse_instant
 from facegate.policy.point import RULE_ORDER
+from facegate.reports.accountability import accountability
+from facegate.reports.demographic import demographic_audit
+from facegate.reports.period import operation_classes
+from facegate.reports.transparency import transparency
 from facegate.web.console import (
     PREFIX,
     Who,
@@ -163,7 +166,7 @@ async def audit_log(
         }
 
     page = await acted(request, who, "ReadAudit", work, resource="audit")
-    known = sorted(reports.operation_classes(services))
+    known = sorted(operation_classes(services))
     return render(
         request,
         "auditor/log.html",
@@ -336,7 +339,7 @@ async def make_transparency(request: Request, who: Auditor) -> Response:
     report_id, folder = _new_report(request, "transparency")
 
     def work(record: Recorder) -> None:
-        result = reports.transparency(services, start, end, folder)
+        result = transparency(services, start, end, folder)
         result["period"] = f"{start.isoformat()} to {end.isoformat()} (end exclusive)"
         meta = {
             "kind": "transparency",
@@ -366,7 +369,7 @@ async def make_accountability(request: Request, who: Auditor) -> Response:
         use_case = services.registry.use_case(use_case_id)
         if not who.principal.operator and use_case["organization"] != who.principal.organization:
             raise ResourceNotFoundException(f"No use case {use_case_id}.")  # as a missing one
-        result = reports.accountability(services, use_case_id, folder)
+        result = accountability(services, use_case_id, folder)
         meta = {
             "kind": "accountability",
             "organization": use_case["organization"],
@@ -437,7 +440,7 @@ async def fairness_page(request: Request, who: Auditor) -> Response:
     services = services_of(request)
 
     def work(record: Recorder) -> dict[str, Any]:
-        summary = reports.demographic_audit(services)  # as the transparency report gives it
+        summary = demographic_audit(services)  # as the transparency report gives it
         latest = services.fairness.latest() if summary["status"] == "on record" else None
         charts = []
         groups = (latest or {}).get("groups") or {}
