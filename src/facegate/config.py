@@ -128,6 +128,11 @@ class Settings:
     video: VideoSettings = field(default_factory=VideoSettings)
 
     @property
+    def policy_dir(self) -> Path:
+        """Where the operator's own Cedar policies are read from."""
+        return self.governance.policy_dir or self.data_dir / "policies"
+
+    @property
     def max_body_bytes(self) -> int:
         """Largest request body read: two base64 images (CompareFaces) plus JSON framing."""
         return 2 * ((self.decode.max_bytes + 2) // 3 * 4) + 64 * 1024
@@ -172,6 +177,42 @@ def _floor(name: str, raw: str) -> float:
     return value
 
 
+# FAIRNESS-GATE: the limits an operator can set (FACEGATE_FAIRNESS_LIMITS). Limit name ->
+# (the audit summary's measure, direction): "max" limits are upper bounds, "min" lower ones.
+FAIRNESS_LIMITS: dict[str, tuple[str, str]] = {
+    "fmr_max_geomean": ("fmr_max_geomean", "max"),
+    "fnmr_max_geomean": ("fnmr_max_geomean", "max"),
+    "fmr_max_min": ("fmr_max_min", "max"),
+    "fnmr_max_min": ("fnmr_max_min", "max"),
+    "garbe": ("garbe", "max"),
+    "ir": ("ir", "max"),
+    "fdr": ("fdr", "min"),
+}
+DEFAULT_FAIRNESS_LIMITS = {"fmr_max_geomean": 3.0, "garbe": 0.25}
+
+
+def parse_fairness_limits(text: str | None) -> dict[str, float]:
+    """``name=value,...`` (names from :data:`FAIRNESS_LIMITS`); the defaults when empty."""
+    if not text:
+        return dict(DEFAULT_FAIRNESS_LIMITS)
+    limits: dict[str, float] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        name, eq, value = item.partition("=")
+        name = name.strip()
+        if not eq or name not in FAIRNESS_LIMITS:
+            raise ValueError(
+                f"FACEGATE_FAIRNESS_LIMITS: {item!r} is not name=value with a name among "
+                f"{', '.join(FAIRNESS_LIMITS)}"
+            )
+        try:
+            limits[name] = float(value)
+        except ValueError:
+            raise ValueError(f"FACEGATE_FAIRNESS_LIMITS: {value!r} is not a number") from None
+    return limits
+
+
 def load_governance() -> GovernanceSettings:
     floors: dict[str, float] = {}
     for item in (_env("FACEGATE_THRESHOLD_FLOORS") or "").split(","):
@@ -199,10 +240,8 @@ def load_governance() -> GovernanceSettings:
     gate = (_env("FACEGATE_FAIRNESS_GATE") or "off").lower()
     if gate not in ("on", "off"):
         raise SystemExit(f"FACEGATE_FAIRNESS_GATE must be on or off, got {gate!r}")
-    from facegate.fairness.gate import parse_limits
-
     try:
-        fairness_limits = parse_limits(_env("FACEGATE_FAIRNESS_LIMITS"))
+        fairness_limits = parse_fairness_limits(_env("FACEGATE_FAIRNESS_LIMITS"))
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
     return GovernanceSettings(

@@ -59,15 +59,10 @@ class Services:
         self.audit.close()
 
 
-def policy_dir(settings: Settings) -> Path:
-    """Where the operator's own Cedar policies are read from."""
-    return settings.governance.policy_dir or settings.data_dir / "policies"
-
-
 def load_policies(settings: Settings) -> PolicySet:
     """The policy set in force; an invalid policy stops start-up with the reason."""
     try:
-        return load_policy_set(policy_dir(settings), settings.governance.fingerprint())
+        return load_policy_set(settings.policy_dir, settings.governance.fingerprint())
     except PolicyError as exc:
         raise SystemExit(f"facegate: the policy set cannot be loaded. {exc}") from None
 

@@ -8,22 +8,58 @@ and what changed (never a secret).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
-from facegate.audit.log import Entry, Recorder, entry_for
-from facegate.errors import FacegateError, InvalidParameterException
-from facegate.policy.point import ACCOUNT_OPERATIONS, Inputs, Question, Resource
-from facegate.policy.registry import Principal, check_sector
-from facegate.service import Services, policy_dir
+from facegate.actions.acting import Acting, admit
+from facegate.audit.log import AuditLog, Entry, Record, Recorder, entry_for
+from facegate.config import Settings
+from facegate.errors import InvalidParameterException
+from facegate.gallery.accounts import Accounts
+from facegate.policy.point import ACCOUNT_OPERATIONS, DecisionPoint, Inputs, Question, Resource
+from facegate.policy.registry import Principal, Registry, check_sector
 
 REVIEW_OPERATIONS = ("GetReview", "DecideReview", "GetReviewResult")
 
 
+class ConsoleUsers(Protocol):
+    """The console's sign-ins, as the operator administers them (``web.accounts``)."""
+
+    def create_user(
+        self,
+        organization: str,
+        member: str,
+        username: str,
+        password: str,
+        *,
+        created_by: str,
+        record: Record,
+    ) -> dict[str, Any]: ...
+
+    def set_password(self, username: str, password: str, record: Record) -> None: ...
+
+    def users(self, organization: str | None = None) -> list[dict[str, Any]]: ...
+
+
+class Administered(Protocol):
+    """What the operator's administration acts on."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def accounts(self) -> Accounts: ...
+    @property
+    def registry(self) -> Registry: ...
+    @property
+    def point(self) -> DecisionPoint: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def console(self) -> ConsoleUsers: ...
+
+
 def parse_instant(text: str, what: str = "The date") -> datetime:
     """An ISO 8601 date or date-time (UTC when no offset is given)."""
-    from datetime import UTC
-
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (ValueError, AttributeError):
@@ -34,36 +70,31 @@ def parse_instant(text: str, what: str = "The date") -> datetime:
 
 
 def authorized(
-    services: Services, caller: Principal, actor: str, *, resource: str = "", request_id: str = ""
+    services: Administered,
+    caller: Principal,
+    actor: str,
+    *,
+    resource: str = "",
+    request_id: str = "",
 ) -> Administration:
     """``caller``'s Administration (acting as ``actor``) if the policies let it administer;
-    else the denial is recorded and raised (the admin API, the operator's console pages)."""
+    else the denial is recorded and raised (the admin API, the operator's console pages).
+    An allowed check leaves no record of its own: each action records itself."""
     question = Question(
         "Administer", Resource("Account", "account", caller.organization_id, caller.organization)
     )
     decision = services.point.decide(caller, question)
     if not decision.allowed:
-        assert decision.error is not None
-        services.audit.append(
-            entry_for(
-                caller,
-                "Administer",
-                policy_version=decision.version,
-                policies=decision.policies,
-                error_type=decision.error.type_name,
-                reasons=decision.error.message,
-                resource=resource,
-                request_id=request_id,
-            )
-        )
-        raise decision.error
+        entry = entry_for(caller, "Administer", resource=resource, request_id=request_id)
+        with Acting(services.audit, entry):
+            admit(entry, decision)
     return Administration(services, actor, caller, request_id=request_id)
 
 
 class Administration:
     def __init__(
         self,
-        services: Services,
+        services: Administered,
         actor: str,
         principal: Principal | None = None,
         *,
@@ -88,17 +119,8 @@ class Administration:
             entry.access_key_id, entry.roles = p.access_key_id, p.roles
         entry.policy_version = self.services.point.version
         entry.detail = detail
-        recorder = Recorder(self.services.audit, entry)
-        failed = False
-        try:
-            return fn(recorder)
-        except FacegateError as error:
-            failed = True
-            entry.decision, entry.error_type = "error", error.type_name
-            entry.reasons = error.message
-            raise
-        finally:
-            recorder.finish(failed and recorder.done)
+        with Acting(self.services.audit, entry) as act:
+            return fn(act.recorder)
 
     # --- organizations and members ---------------------------------------------------------
 
@@ -284,7 +306,7 @@ class Administration:
         point = self.services.point
         return {
             "version": point.version,
-            "operator_policy_dir": str(policy_dir(self.services.settings)),
+            "operator_policy_dir": str(self.services.settings.policy_dir),
             "sources": list(point.policies.sources),
             "policies": [
                 {

@@ -13,29 +13,48 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from facegate.audit.log import Entry, Recorder
+from facegate.actions.acting import Acting
+from facegate.audit.log import AuditLog, Entry, Recorder
+from facegate.config import Settings
 from facegate.errors import InvalidParameterException, ResourceNotFoundException
 from facegate.gallery.retention import delete_with_receipt, expired_faces, subject_faces
+from facegate.gallery.store import Gallery
+from facegate.policy.point import DecisionPoint
 from facegate.policy.registry import Registry
-from facegate.service import Services
+from facegate.policy.reviews import Reviews
 
 log = logging.getLogger("facegate.maintenance")
+
+
+class Maintained(Protocol):
+    """What the server's maintenance works on."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def gallery(self) -> Gallery: ...
+    @property
+    def point(self) -> DecisionPoint: ...
+    @property
+    def reviews(self) -> Reviews: ...
 
 
 def _system_entry(operation: str, actor: str = "system") -> Entry:
     return Entry(operation=operation, decision="allow", member=actor)
 
 
-def expire_reviews(services: Services) -> dict[str, int]:
+def expire_reviews(services: Maintained) -> dict[str, int]:
     entry = _system_entry("System.ExpireReviews")
     recorder = Recorder(services.audit, entry, fill=lambda e, counts: e.detail.update(counts))
     return services.reviews.expire(record=recorder)
 
 
 def purge_retention(
-    services: Services, *, now: datetime | None = None, requested_by: str = "system"
+    services: Maintained, *, now: datetime | None = None, requested_by: str = "system"
 ) -> list[dict[str, Any]]:
     """Delete every face past its deadline; one receipt per organization (and per batch)."""
     now = now or services.point.clock()
@@ -67,7 +86,7 @@ def purge_retention(
 
 
 def erase(
-    services: Services,
+    services: Maintained,
     organization: str,
     subject: str,
     *,
@@ -78,7 +97,7 @@ def erase(
     """Erase every face of ``subject`` (ExternalImageId or UserId) in ``organization``.
 
     ``recorder``: the caller's, when the erasure is a policy-guarded request whose guard
-    writes the record (:func:`facegate.policy.guard.guarded`); the receipt goes into it."""
+    writes the record (:func:`facegate.actions.acting.guarded`); the receipt goes into it."""
     if not subject or len(subject) > 255:
         raise InvalidParameterException("The subject is an ExternalImageId or UserId (1-255).")
     with services.gallery.sessions() as s:
@@ -109,16 +128,8 @@ def erase(
     entry = entry or _system_entry("Erase", requested_by)
     entry.organization = organization
     entry.resource = f"subject/{organization}"
-    recorder = Recorder(services.audit, entry, fill=_receipt_into)
-    failed = False
-    try:
-        return deleted(recorder)
-    except Exception:
-        failed = True
-        entry.decision = "error"
-        raise
-    finally:
-        recorder.finish(failed and recorder.done)
+    with Acting(services.audit, entry, fill=_receipt_into) as act:
+        return deleted(act.recorder)
 
 
 def _receipt_into(entry: Entry, receipt: dict[str, Any]) -> None:
@@ -136,7 +147,7 @@ def _receipt_into(entry: Entry, receipt: dict[str, Any]) -> None:
 class Schedule:
     """When each piece of work is next due (monotonic seconds)."""
 
-    def __init__(self, services: Services):
+    def __init__(self, services: Maintained):
         settings = services.settings
         self.services = services
         self.every = {

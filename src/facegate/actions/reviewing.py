@@ -8,14 +8,26 @@ the result) and leaves a decision record.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from facegate.audit.log import Recorder
+from facegate.actions.acting import Decides, guarded
+from facegate.audit.log import AuditLog, Recorder
 from facegate.errors import FacegateError, InvalidParameterException, ResourceNotFoundException
-from facegate.policy.guard import guarded
 from facegate.policy.point import Decision, Resource
 from facegate.policy.registry import Principal
-from facegate.service import Services
+from facegate.policy.reviews import Reviews
+
+
+class Reviewing(Protocol):
+    """What review actions read and change."""
+
+    @property
+    def point(self) -> Decides: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def reviews(self) -> Reviews: ...
+
 
 OPERATION = {
     "list": "ListReviews",
@@ -27,7 +39,7 @@ OPERATION = {
 
 
 def review_action(
-    services: Services,
+    services: Reviewing,
     principal: Principal,
     action: str,
     review_id: str | None,

@@ -18,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
+from facegate.actions.acting import Acting, admit
 from facegate.api.operations import DEFAULT_VIDEO_MATCHES, OPERATIONS, Context, request_digest
-from facegate.audit.log import Entry, Recorder
+from facegate.audit.log import Entry
 from facegate.audit.log import entry_for as audit_entry
 from facegate.errors import FacegateError, InvalidParameterException
 from facegate.gallery.retention import deadline, touch
@@ -269,39 +271,37 @@ async def execute(
     principal = ctx.caller
     inputs = ctx.inputs
     entry = entry_for(principal, None, operation, ctx.request_id)
-    recorder = Recorder(services.audit, entry, fill=_fill)
-    ctx.record = recorder
     decision: Decision | None = None
-    failed = False
-    try:
-        if operation == "IndexFaces":  # ENROLLMENT-BASIS: the collection's defaults fill gaps
-            basis, provenance, keeps = await asyncio.to_thread(
-                services.gallery.enrollment_defaults,
-                principal.organization_id,
-                params["CollectionId"],
-            )
-            inputs = replace(
-                inputs, basis=inputs.basis or basis, provenance=inputs.provenance or provenance
-            )
-            ctx.inputs = inputs
-            ctx.keep_crops = keeps
-        video_seconds = 0
-        if operation in VIDEO_START or operation in VIDEO_READ:
-            video_seconds = await _video(services, operation, params, ctx)
-        question = question_of(operation, params, principal, inputs, video_seconds)
-        entry.resource = question.resource.describe()
-        entry.case_reference, entry.warrant_reference = inputs.case, inputs.warrant
-        decision = await asyncio.to_thread(services.point.decide, principal, question)
-        entry.policy_version = decision.version
-        entry.policies = decision.policies
-        entry.requested_threshold = decision.requested_threshold
-        entry.effective_threshold = decision.effective_threshold
-        if decision.counted:
-            recorder.also.append(lambda s, d=decision: services.point.persist(s, d))
-        if not decision.allowed:
-            assert decision.error is not None
-            raise decision.error
-        entry.decision = "allow"
+    async with Acting(services.audit, entry, fill=_fill) as act:
+        recorder = ctx.record = act.recorder
+        try:
+            if operation == "IndexFaces":  # ENROLLMENT-BASIS: the collection's defaults fill gaps
+                basis, provenance, keeps = await asyncio.to_thread(
+                    services.gallery.enrollment_defaults,
+                    principal.organization_id,
+                    params["CollectionId"],
+                )
+                inputs = replace(
+                    inputs, basis=inputs.basis or basis, provenance=inputs.provenance or provenance
+                )
+                ctx.inputs = inputs
+                ctx.keep_crops = keeps
+            video_seconds = 0
+            if operation in VIDEO_START or operation in VIDEO_READ:
+                video_seconds = await _video(services, operation, params, ctx)
+            question = question_of(operation, params, principal, inputs, video_seconds)
+            entry.resource = question.resource.describe()
+            entry.case_reference, entry.warrant_reference = inputs.case, inputs.warrant
+            decision = await asyncio.to_thread(services.point.decide, principal, question)
+            entry.requested_threshold = decision.requested_threshold
+            entry.effective_threshold = decision.effective_threshold
+            if decision.counted:
+                recorder.also.append(partial(services.point.persist, decision=decision))
+            admit(entry, decision)
+        except FacegateError as error:
+            if decision is not None and not decision.allowed:
+                error.headers = governance_headers(decision)
+            raise
         entry.reasons = decision.reasons
         ctx.keep_crops = ctx.keep_crops or decision.review_required
         ctx.review_required = decision.review_required
@@ -321,23 +321,6 @@ async def execute(
                 _conclude_search, services, ctx, decision, params["CollectionId"], body
             )
         return Outcome(body, decision, review_id)
-    except FacegateError as error:
-        failed = True
-        if entry.decision == "allow":  # allowed, then failed (bad image, missing face, ...)
-            entry.decision = "error"
-        entry.error_type = error.type_name
-        entry.reasons = error.message
-        if decision is not None and not decision.allowed:
-            error.headers = governance_headers(decision)
-        raise
-    except Exception as error:
-        failed = True
-        entry.decision = "error"
-        entry.error_type = "InternalServerError"
-        entry.reasons = type(error).__name__
-        raise
-    finally:
-        await asyncio.to_thread(recorder.finish, failed and recorder.done)
 
 
 def _fill(entry: Entry, body: dict[str, Any]) -> None:

@@ -67,14 +67,14 @@ def _walk(shape: Shape, value: Any, path: str, max_image_bytes: int) -> Any:
     if kind == "structure":
         if not isinstance(value, dict):
             raise _fail(label, "Member must be an object")
-        members = shape.members  # type: ignore[attr-defined]
+        members = shape.members
         unknown = sorted(set(value) - set(members))
         if unknown:
             raise InvalidParameterException(
                 f"Unknown parameter(s) {', '.join(unknown)} at '{label}'; valid parameters: "
                 f"{', '.join(members)}"
             )
-        for required in shape.required_members:  # type: ignore[attr-defined]
+        for required in shape.required_members:
             if value.get(required) is None:
                 raise _fail(_join(path, required), "Member must not be null")
         return {
@@ -86,7 +86,7 @@ def _walk(shape: Shape, value: Any, path: str, max_image_bytes: int) -> Any:
         if not isinstance(value, list):
             raise _fail(label, "Member must be a list")
         _check_length(len(value), meta, label)
-        member = shape.member  # type: ignore[attr-defined]
+        member = shape.member
         return [
             _walk(member, item, f"{label}.{i + 1}", max_image_bytes) for i, item in enumerate(value)
         ]
@@ -95,8 +95,8 @@ def _walk(shape: Shape, value: Any, path: str, max_image_bytes: int) -> Any:
             raise _fail(label, "Member must be a map")
         _check_length(len(value), meta, label)
         return {
-            _walk(shape.key, k, f"{label}.key", max_image_bytes):  # type: ignore[attr-defined]
-            _walk(shape.value, v, f"{label}.{k}", max_image_bytes)  # type: ignore[attr-defined]
+            _walk(shape.key, k, f"{label}.key", max_image_bytes):
+            _walk(shape.value, v, f"{label}.{k}", max_image_bytes)
             for k, v in value.items()
         }
     if kind == "string":

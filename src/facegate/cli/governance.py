@@ -192,9 +192,8 @@ def _validate_only(directory: str | None, data_dir: str | None) -> dict[str, Any
     from facegate.policy.engine import load_policy_set
 
     settings = load_settings(data_dir=Path(data_dir) if data_dir else None)
-    from facegate.service import policy_dir
 
-    folder = Path(directory) if directory else policy_dir(settings)
+    folder = Path(directory) if directory else settings.policy_dir
     policies = load_policy_set(folder, settings.governance.fingerprint())
     return {
         "valid": True,
@@ -215,7 +214,7 @@ def run_governance(args: argparse.Namespace) -> int:
             print(f"facegate policy validate: invalid. {exc}", file=sys.stderr)
             return 3
         return 0
-    from facegate.policy.administration import Administration, parse_instant
+    from facegate.actions.administration import Administration, parse_instant
     from facegate.service import open_services
 
     settings = load_settings(data_dir=Path(args.data_dir) if args.data_dir else None)
@@ -292,7 +291,7 @@ def _dispatch(args, admin, services, parse_instant) -> Any:
             return admin.revoke_key(args.access_key_id)
         return admin.keys(args.org)
     if c == "review":
-        from facegate.policy.reviewing import review_action
+        from facegate.actions.reviewing import review_action
 
         principal = services.registry.principal(args.as_key)
         return review_action(

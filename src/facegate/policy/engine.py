@@ -16,6 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -224,7 +225,7 @@ class PolicySet:
                 self._by_id[names[r]] for r in result.diagnostics.reasons if r in names
             )
             problems = tuple(
-                re.sub(r"\bpolicy(\d+)\b", lambda m, ps=listed: _named(m, ps), str(e))
+                re.sub(r"\bpolicy(\d+)\b", partial(_named, listed=listed), str(e))
                 for e in result.diagnostics.errors
             )
             out.append(Evaluation(result.allowed, deciding, problems))

@@ -400,12 +400,13 @@ class DecisionPoint:
         self, p: Principal, q: Question, now: datetime, main: Any, floor: Any, review: Any
     ) -> Decision:
         """The decision from Cedar's answers to the operation and the shaping questions."""
-        base = {"operation": q.operation, "version": self.version, "at": now}
+        base: dict[str, Any] = {"operation": q.operation, "version": self.version, "at": now}
         evaluation_errors = [
             *main.errors,
             *(floor.errors if floor else ()),
             *(review.errors if review else ()),
         ]
+        error: errors.FacegateError
         if evaluation_errors:
             error = errors.AccessDeniedException(
                 "Denied: a policy could not be evaluated, and facegate fails closed. The "

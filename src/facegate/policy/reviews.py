@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Update, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from facegate.audit.log import Record
@@ -140,6 +140,16 @@ class Reviews:
         with self.sessions() as s:
             review = s.get(Review, review_id)
             return None if review is None else (review.organization_id, review.requester)
+
+    def sealed_person(self, review_id: str) -> dict[str, Any] | None:
+        """The person a video search's review is about (``Person`` of its sealed answer:
+        ``From``/``To`` in milliseconds), or None. Only for a reader the decision point has
+        let see the review."""
+        with self.sessions() as s:
+            review = s.get(Review, review_id)
+            if review is None or review.sealed_result is None:
+                return None
+            return json.loads(self.box.open_bytes(review.sealed_result)).get("Person")
 
     def _summary(self, review: Review, decisions: int) -> dict[str, Any]:
         return {
@@ -388,17 +398,26 @@ class Reviews:
         """
         now = self.clock()
         with self.sessions.begin() as s:
-            expired = s.execute(
+            expired = _changed(
+                s,
                 update(Review)
                 .where(Review.status == "open", Review.expires_at <= now)
-                .values(status="expired", closed_at=now, purge_at=now + self.retention)
-            ).rowcount
-            purged = s.execute(
+                .values(status="expired", closed_at=now, purge_at=now + self.retention),
+            )
+            purged = _changed(
+                s,
                 update(Review)
                 .where(Review.purge_at <= now, Review.sealed_result.is_not(None))
-                .values(sealed_result=None, sealed_probe=None, sealed_release=None)
-            ).rowcount
+                .values(sealed_result=None, sealed_probe=None, sealed_release=None),
+            )
             counts = {"expired": expired or 0, "purged": purged or 0}
             if record is not None and (expired or purged):
                 record(s, counts)
         return counts
+
+
+def _changed(s: Session, statement: Update) -> int:
+    """Run an UPDATE; how many rows it changed."""
+    result = s.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount

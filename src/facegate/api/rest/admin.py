@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from facegate.actions.administration import Administration, authorized, parse_instant
 from facegate.api.rest.bodies import services_of
 from facegate.api.rest.errors import RestRoute
 from facegate.api.rest.openapi import ERROR_RESPONSES
@@ -21,7 +22,6 @@ from facegate.api.rest.routes import CallerDep
 from facegate.audit.log import entry_for
 from facegate.errors import InvalidParameterException
 from facegate.gallery.tables import SECTORS
-from facegate.policy.administration import Administration, authorized, parse_instant
 from facegate.policy.point import Inputs
 from facegate.policy.registry import Principal
 from facegate.policy.tables import EXEMPT_PURPOSES, ROLES
@@ -322,7 +322,7 @@ class Erasure(BaseModel):
     "review crops and index vectors. Answers the receipt; its sha256 is in the audit log.",
 )
 async def erase_subject(request: Request, caller: CallerDep, body: Erasure):
-    from facegate.maintenance import erase
+    from facegate.actions.maintenance import erase
 
     services = services_of(request)
 
@@ -349,7 +349,7 @@ async def erase_subject(request: Request, caller: CallerDep, body: Erasure):
     "deadline has passed, everywhere, with one receipt per organization.",
 )
 async def run_retention(request: Request, caller: CallerDep):
-    from facegate.maintenance import purge_retention
+    from facegate.actions.maintenance import purge_retention
 
     services = services_of(request)
 

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from facegate.actions.administration import parse_instant
 from facegate.api.rest.bodies import services_of
 from facegate.api.rest.errors import RestRoute
 from facegate.api.rest.guard import guarded
@@ -26,7 +27,6 @@ from facegate.api.rest.routes import CallerDep
 from facegate.audit.log import Record, Recorder
 from facegate.footage.consent import Area
 from facegate.footage.sharing import Add, share
-from facegate.policy.administration import parse_instant
 from facegate.policy.registry import Principal
 
 router = APIRouter(prefix="/v1", route_class=RestRoute, responses=ERROR_RESPONSES)

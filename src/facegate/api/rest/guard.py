@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import Request
 
+from facegate.actions import acting as guard
 from facegate.api.rest.bodies import services_of
 from facegate.audit.log import Recorder
-from facegate.policy import guard
 from facegate.policy.point import FootageFacts, Resource
 from facegate.policy.registry import Principal
 
@@ -22,7 +22,7 @@ def guarded(
     resource: str = "account",
     footage: FootageFacts | None = None,
 ) -> Any:
-    """:func:`facegate.policy.guard.guarded` on the caller's own account. From a thread."""
+    """:func:`facegate.actions.acting.guarded` on the caller's own account. From a thread."""
     return guard.guarded(
         services_of(request),
         caller,

@@ -212,7 +212,7 @@ def _output_schema(operation: str) -> dict[str, Any]:
 def answers(
     operation: str,
     status: int = 200,
-    *extra: Mapping[int | str, Any],
+    *extra: Mapping[Any, Any],
     alternative: str | None = None,
 ) -> dict:
     """``responses`` documenting the Rekognition-shaped result (of either operation) and errors."""

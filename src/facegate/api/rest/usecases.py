@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from facegate.actions.administration import parse_instant
 from facegate.api.rest.admin import NewUseCase
 from facegate.api.rest.bodies import services_of
 from facegate.api.rest.errors import RestRoute
@@ -20,7 +21,6 @@ from facegate.api.rest.openapi import ERROR_RESPONSES
 from facegate.api.rest.routes import CallerDep
 from facegate.audit.log import Recorder
 from facegate.errors import InvalidParameterException
-from facegate.policy.administration import parse_instant
 
 router = APIRouter(prefix="/v1/use-cases", route_class=RestRoute, responses=ERROR_RESPONSES)
 
