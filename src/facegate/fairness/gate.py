@@ -6,7 +6,9 @@ An operator records an audit (the JSON report of ``facegate fairness evaluate``)
 ``fmr_max_geomean=3,garbe=0.25``). With the gate on (``FACEGATE_FAIRNESS_GATE=on``), the
 policy decision point denies identification unless the latest audit of the serving model
 version meets every limit; the denial names the audit and the measure that failed. A measure
-the audit could not compute (undefined, insufficient data) does not meet a limit.
+the audit could not compute (undefined, insufficient data) does not meet a limit. The limits
+an operator can set, and the parsing of ``FACEGATE_FAIRNESS_LIMITS``, are in
+:mod:`facegate.config` (``FAIRNESS_LIMITS``, ``parse_fairness_limits``).
 """
 
 from __future__ import annotations
@@ -23,44 +25,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from facegate.config import DEFAULT_FAIRNESS_LIMITS as DEFAULT_LIMITS
+from facegate.config import FAIRNESS_LIMITS as LIMITS
 from facegate.errors import InvalidParameterException
 from facegate.fairness.tables import FairnessAudit
 
 REPORT_FORMAT = "facegate-fairness-report/1"
-# Limit name -> (summary measure, direction): "max" limits are upper bounds, "min" lower.
-LIMITS: dict[str, tuple[str, str]] = {
-    "fmr_max_geomean": ("fmr_max_geomean", "max"),
-    "fnmr_max_geomean": ("fnmr_max_geomean", "max"),
-    "fmr_max_min": ("fmr_max_min", "max"),
-    "fnmr_max_min": ("fnmr_max_min", "max"),
-    "garbe": ("garbe", "max"),
-    "ir": ("ir", "max"),
-    "fdr": ("fdr", "min"),
-}
-DEFAULT_LIMITS = {"fmr_max_geomean": 3.0, "garbe": 0.25}
 CACHE_SECONDS = 2.0
-
-
-def parse_limits(text: str | None) -> dict[str, float]:
-    """``name=value,...`` (names from :data:`LIMITS`); the defaults when empty."""
-    if not text:
-        return dict(DEFAULT_LIMITS)
-    limits: dict[str, float] = {}
-    for item in text.split(","):
-        if not item.strip():
-            continue
-        name, eq, value = item.partition("=")
-        name = name.strip()
-        if not eq or name not in LIMITS:
-            raise ValueError(
-                f"FACEGATE_FAIRNESS_LIMITS: {item!r} is not name=value with a name among "
-                f"{', '.join(LIMITS)}"
-            )
-        try:
-            limits[name] = float(value)
-        except ValueError:
-            raise ValueError(f"FACEGATE_FAIRNESS_LIMITS: {value!r} is not a number") from None
-    return limits
 
 
 @dataclass(frozen=True)
