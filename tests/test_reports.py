@@ -24,10 +24,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 import facegate
-from facegate.errors import InvalidParameterException
-from facegate.reports.suppression import Cell, suppress
-from facegate.reports.timing import nearest_rank, review_timing
-from facegate.reports.transparency import transparency
 from tests.conftest import DATA
 from tests.conftest import london_front as front
 from tests.server import BASIS, Server
@@ -666,63 +662,3 @@ def test_a_recorded_demographic_audit_reaches_both_reports(
         assert audit["groups"][0]["fmr"] == pytest.approx(3 / 420)
         html = (out / f"{kind}.html").read_text()
         assert "Demographic audit: on record" in html and "holdout-portraits" in html
-
-
-# --- the suppression rules on their own ------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "values, shown",
-    [
-        # one small count: the next smallest count is withheld with it
-        ([3, 6, 10, 19], ["<5", "x", "10", "19"]),
-        # two small counts that could only be 1 and 1 (12 - 10): the 10 is withheld too
-        ([1, 1, 10, 12], ["<5", "<5", "x", "12"]),
-        # two small counts summing to 4: 1+3, 2+2 or 3+1, nothing to withhold
-        ([2, 2, 10, 14], ["<5", "<5", "10", "14"]),
-        # 1 and a withheld 5 making 6: the "x" is at least 5, so both are pinned: total withheld
-        ([1, 5, 0, 6], ["<5", "x", "0", "x"]),
-        # zeros are never withheld, and a total of small counts is small itself
-        ([3, 0, 0, 3], ["<5", "0", "0", "<5"]),
-        ([0, 0, 0, 0], ["0", "0", "0", "0"]),
-        ([5, 6, 7, 18], ["5", "6", "7", "18"]),
-    ],
-)
-def test_suppression_of_one_sum(values, shown):
-    keys = ["a", "b", "c", "total"]
-    cells = suppress(dict(zip(keys, values, strict=True)), [("total", keys[:3])])
-    assert [cells[k].shown for k in keys] == shown
-    for key in keys:
-        assert (cells[key].to_json()["value"] is None) == (cells[key].shown in ("<5", "x"))
-
-
-def test_suppression_spreads_across_sums_and_spares_fixed_cells():
-    values = {"a": 8, "b": 0, "row": 8, "a2": 3, "column": 11, "records": 20, "other": 9}
-    relations = [("row", ["a", "b"]), ("column", ["a", "a2"]), ("records", ["column", "other"])]
-    cells = suppress(values, relations, fixed={"records"})
-    # a2 is small; the column's total would give it away, so a is withheld; then the row's
-    # total would give a away, so the row's total is withheld as well
-    assert {k: c.shown for k, c in cells.items()} == {
-        "a": "x",
-        "b": "0",
-        "row": "x",
-        "a2": "<5",
-        "column": "11",
-        "records": "20",
-        "other": "9",
-    }
-    assert cells["a2"] == Cell(3, "small") and cells["a2"].to_json() == SMALL
-
-
-def test_review_timing_and_percentiles():
-    assert review_timing([60.0] * 4)["suppressed"] is True
-    timing = review_timing([10.0, 20.0, 30.0, 40.0, 50.0, 600.0, 7200.0])
-    assert timing["median_seconds"] == 40.0 and timing["p90_seconds"] == 7200.0
-    assert timing["median"] == "40 s" and timing["p90"] == "2.0 h"
-    assert nearest_rank([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9) == 9
-
-
-def test_a_period_must_not_be_empty(tmp_path):
-    moment = datetime(2026, 3, 1, tzinfo=UTC)
-    with pytest.raises(InvalidParameterException):
-        transparency(None, moment, moment, tmp_path)
