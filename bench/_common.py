@@ -320,6 +320,30 @@ def reset_peak_rss() -> bool:
     return True
 
 
+# --------------------------------------------------------------------------- the London set
+
+LONDON_VIEW_KINDS = ("front", "3quarter", "profile")
+
+
+def london_views(root: Path) -> list[Path]:
+    """The view folders of a London set (neutral_front, smiling_left_3quarter, ...)."""
+    return sorted(p for p in root.iterdir() if p.is_dir())
+
+
+def london_images(view: Path, limit: int | None = None) -> list[Path]:
+    """A view's images in file-name (subject) order, the first ``limit`` of them."""
+    files = sorted(view.glob("*.jpg"))
+    return files if limit is None else files[:limit]
+
+
+def view_kind(view: str) -> str:
+    """front, 3quarter or profile: the kind of a London view, from its folder's name."""
+    for kind in LONDON_VIEW_KINDS:
+        if kind in view:
+            return kind
+    raise ValueError(view)
+
+
 # --------------------------------------------------------------------------- folders, servers
 
 

@@ -6,25 +6,24 @@
 The reference (bench/reference-descriptors.npz, committed) holds the descriptors of the
 largest face in a fixed list of test images, computed with the dlib-bin wheel. Comparing
 fails (exit 1) when any descriptor differs by 1e-4 or more in any coordinate, or when a face
-is found in a different place; the result goes to bench/results/dlib-build-check.json.
+is found in a different place; the result goes to bench/results/dlib-build-check.json (or
+dlib-build-check.json in $BENCH_RESULTS_DIR).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 
+from _common import BENCH, DATA, results_dir, time_one, write_results
 from facegate.vision.engine import FaceEngine
 from facegate.vision.models import dlib_build
 
-ROOT = Path(__file__).resolve().parent
-DATA = ROOT.parent / "tests" / "data"
-REFERENCE = ROOT / "reference-descriptors.npz"
+REFERENCE = BENCH / "reference-descriptors.npz"
 IMAGES = [
     "face_recognition/obama.jpg",
     "face_recognition/biden.jpg",
@@ -47,9 +46,8 @@ def describe() -> tuple[np.ndarray, np.ndarray, float]:
     for name in IMAGES:
         pixels = engine.decode((DATA / name).read_bytes()).pixels
         face = engine.analyze_pixels(pixels).faces[0]
-        started = time.perf_counter()
-        engine.embed_faces(pixels, [face])
-        seconds.append(time.perf_counter() - started)
+        elapsed, _ = time_one(functools.partial(engine.embed_faces, pixels, [face]))
+        seconds.append(elapsed / 1e9)
         vectors.append(face.embedding)
         boxes.append([face.box.left, face.box.top, face.box.right, face.box.bottom])
     return np.stack(vectors), np.array(boxes), float(np.median(seconds))
@@ -85,9 +83,7 @@ def main() -> int:
         "median_descriptor_ms": round(per_face * 1000, 2),
         "passed": diff < TOLERANCE and same_boxes,
     }
-    out = ROOT / "results" / "dlib-build-check.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    write_results(results_dir() / "dlib-build-check.json", result, indent=1)
     print(json.dumps(result, indent=1))
     return 0 if result["passed"] else 1
 

@@ -31,22 +31,20 @@ Run it (``make bench`` runs the first form; about 12-13 minutes on 2 cores):
     .venv/bin/python bench/engine.py --output PATH --london DIR --cnn-subjects N
 
 Timings depend on what else the machine is doing: the load average at start and end is
-recorded so a noisy run can be recognised.
+recorded so a noisy run can be recognised. bench/_common.py holds the helpers it shares with
+the other benchmarks.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import functools
 import importlib.metadata
 import io
-import json
 import multiprocessing
 import multiprocessing.pool
 import os
-import platform
 import resource
 import sys
 import time
@@ -61,18 +59,34 @@ from PIL import Image
 from tqdm import tqdm
 
 import facegate
+from _common import (
+    DATA,
+    LONDON,
+    LONDON_VIEW_KINDS,
+    add_output_option,
+    end_environment,
+    environment,
+    log,
+    london_images,
+    london_views,
+    ms,
+    output_path,
+    rusage_peak_mb,
+    summarize,
+    time_calls,
+    time_one,
+    view_kind,
+    vm_hwm_mb,
+    write_results,
+)
 from facegate.config import DETECTORS, Settings, load_settings
 from facegate.vision import workers
 from facegate.vision.engine import FaceEngine
 from facegate.vision.models import dlib_build
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-DATA = REPO / "tests" / "data"
 TEST_LONDON = DATA / "london"
-FULL_LONDON = REPO.parent / "shared" / "data" / "faces" / "london"
-DEFAULT_OUTPUT = BENCH / "results" / "engine.json"
-QUICK_OUTPUT = BENCH / "results" / "engine-quick.json"
+OUTPUT = "engine.json"
+QUICK_OUTPUT = "engine-quick.json"
 
 SIZES = ("640x480", "1920x1080")
 WORKERS = 2
@@ -85,7 +99,6 @@ E2E_DEEPFACE = (
     "selfie-many-people.jpg",
 )
 E2E_DEEPFACE_QUICK = ("img1.jpg", "img2.jpg", "img3.jpg", "img4.jpg", *E2E_DEEPFACE[-2:])
-VIEW_KINDS = ("front", "3quarter", "profile")
 
 # The parallel check's work: about 1 s per process on a 2020s server core.
 SPIN_LOOPS = 50_000_000
@@ -125,33 +138,14 @@ def progress(items: Iterable[T], desc: str, total: int | None = None) -> Iterabl
     return tqdm(items, desc=desc, total=total, file=sys.stderr, leave=False)
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def timed(fn: Callable[[], T], repeats: int) -> tuple[list[float], T]:
     """Milliseconds of ``repeats`` calls of ``fn`` and the last call's result."""
-    samples: list[float] = []
-    result: Any = None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        samples.append((time.perf_counter() - start) * 1000.0)
-    return samples, result
+    samples, result = time_calls(fn, repeats)
+    return ms(samples), result
 
 
-def summarize_ms(samples: Sequence[float]) -> dict[str, float | int]:
-    return {
-        "median_ms": round(float(np.median(samples)), 2),
-        "p90_ms": round(float(np.percentile(samples, 90)), 2),
-        "min_ms": round(float(min(samples)), 2),
-        "n": len(samples),
-    }
-
-
-def peak_rss_mb(who: int) -> float:
-    """Peak resident set size in MiB (Linux reports ru_maxrss in KiB)."""
-    return round(resource.getrusage(who).ru_maxrss / 1024.0, 1)
+def summarize_ms(samples: Sequence[float]) -> dict[str, Any]:
+    return summarize(samples, "ms", ("median", "p90", "min"), digits=2)
 
 
 def ratio(a: float, b: float) -> float | None:
@@ -188,23 +182,9 @@ def london_root(override: Path | None) -> tuple[Path, str]:
     """The London set to use and a description of it."""
     if override is not None:
         return override, "given with --london"
-    if (FULL_LONDON / "neutral_front").is_dir():
-        return FULL_LONDON, "full set (102 subjects)"
+    if (LONDON / "neutral_front").is_dir():
+        return LONDON, "full set (102 subjects)"
     return TEST_LONDON, "tests/data subset (17 subjects)"
-
-
-def london_views(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_dir())
-
-
-def first_subjects(view: Path, limit: int | None) -> list[Path]:
-    """The view's images in file-name (subject) order, the first ``limit`` of them."""
-    files = sorted(view.glob("*.jpg"))
-    return files if limit is None else files[:limit]
-
-
-def view_kind(view: str) -> str:
-    return next(kind for kind in VIEW_KINDS if kind in view)
 
 
 def e2e_images(profile: Profile) -> list[tuple[str, bytes]]:
@@ -212,7 +192,7 @@ def e2e_images(profile: Profile) -> list[tuple[str, bytes]]:
     paths = [
         path
         for view in E2E_LONDON_VIEWS
-        for path in first_subjects(TEST_LONDON / view, profile.e2e_london_subjects)
+        for path in london_images(TEST_LONDON / view, profile.e2e_london_subjects)
     ]
     paths += [DATA / "deepface" / name for name in profile.e2e_deepface]
     return [(str(p.relative_to(DATA)), p.read_bytes()) for p in paths]
@@ -256,18 +236,6 @@ def _warm_up_task(kind: str, data: bytes) -> tuple[int, bool]:
     else:
         face_recognition_embed_all(data)
     return os.getpid(), True
-
-
-def vm_hwm_mb() -> float | None:
-    """This process's peak resident memory since it started its program (VmHWM), in MiB.
-
-    Unlike ru_maxrss, it does not carry over the parent's peak into a child started by
-    fork + exec (which is how spawn starts workers).
-    """
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024.0, 1)
-    return None
 
 
 def _memory_task() -> tuple[int, float | None]:
@@ -330,25 +298,22 @@ def parallel_check(loops: int = SPIN_LOOPS) -> dict[str, Any]:
 # --- sections ---------------------------------------------------------------------------------
 
 
-def environment(london: Path, london_label: str) -> dict[str, Any]:
+def engine_environment(london: Path, london_label: str) -> dict[str, Any]:
     try:
         fr_version = importlib.metadata.version("face_recognition")
     except importlib.metadata.PackageNotFoundError:
         fr_version = None
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "dlib_build": dlib_build(),
-        "facegate_version": facegate.__version__,
-        "face_recognition_version": fr_version,
-        "numpy_version": np.__version__,
-        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "load_average_1_5_15_at_start": [round(x, 2) for x in os.getloadavg()],
-        "london_set": {"path": str(london), "which": london_label},
-        "parallel_check": parallel_check(),
-    }
+    env = environment(
+        {
+            "dlib_build": dlib_build(),
+            "facegate_version": facegate.__version__,
+            "face_recognition_version": fr_version,
+            "numpy_version": np.__version__,
+        }
+    )
+    env["london_set"] = {"path": str(london), "which": london_label}
+    env["parallel_check"] = parallel_check()
+    return env
 
 
 def bench_detection(engine: FaceEngine, images: dict[str, bytes], profile: Profile) -> dict:
@@ -388,7 +353,7 @@ def bench_embedding(engine: FaceEngine, one_face: bytes, profile: Profile) -> di
     group_pixels = engine.decode(group.read_bytes()).pixels
     faces = engine.analyze_pixels(group_pixels, detector="hog").faces
     batch, _ = timed(lambda: engine.embed_faces(group_pixels, faces), profile.embed_batch_runs)
-    per_face = [ms / len(faces) for ms in batch]
+    per_face = [batch_ms / len(faces) for batch_ms in batch]
     return {
         "what": "FaceEngine.embed_faces(pixels, faces): face chips + ResNet descriptor",
         "single_face": {"image": "640x480 crop of obama-480p.jpg", **summarize_ms(single)},
@@ -411,15 +376,17 @@ def throughput(images: int, faces: int, seconds: float) -> dict[str, Any]:
     }
 
 
-def cpu_seconds() -> float:
-    """CPU time (user + system) this process has used so far."""
-    times = os.times()
-    return times.user + times.system
-
-
-def with_cpu(result: dict[str, Any], cpu_s: float) -> dict[str, Any]:
-    """Add the CPU time of an in-process run (about ``seconds``: one core was used)."""
-    return {**result, "cpu_s": round(cpu_s, 3)}
+def in_process(
+    embed: Callable[[bytes], int], images: list[tuple[str, bytes]], desc: str
+) -> dict[str, Any]:
+    """``embed`` (which returns how many faces it embedded) on each image in turn, in this
+    process, after one warm-up call: throughput and the CPU time used (about ``seconds``:
+    one core)."""
+    embed(images[0][1])
+    start, cpu = time.perf_counter(), time.process_time()
+    faces = sum(embed(data) for _, data in progress(images, desc))
+    result = throughput(len(images), faces, time.perf_counter() - start)
+    return {**result, "cpu_s": round(time.process_time() - cpu, 3)}
 
 
 def facegate_one_worker(
@@ -427,14 +394,11 @@ def facegate_one_worker(
 ) -> dict[str, Any]:
     """The pool's task, called in this process (this process's FaceEngine), one by one."""
     workers.engine(settings)
-    workers.embed_image(images[0][1], detector, True)  # warm-up
-    start, cpu = time.perf_counter(), cpu_seconds()
-    faces = sum(
-        workers.embed_image(data, detector, True)["embeddings"].shape[0]
-        for _, data in progress(images, f"facegate {detector} x1")
+    return in_process(
+        lambda data: workers.embed_image(data, detector, True)["embeddings"].shape[0],
+        images,
+        f"facegate {detector} x1",
     )
-    result = throughput(len(images), faces, time.perf_counter() - start)
-    return with_cpu(result, cpu_seconds() - cpu)
 
 
 def facegate_pool(
@@ -466,14 +430,12 @@ def facegate_pool(
 
 
 def face_recognition_one_process(images: list[tuple[str, bytes]]) -> dict[str, Any]:
-    face_recognition_embed_all(images[0][1])  # imports the library and loads its models
-    start, cpu = time.perf_counter(), cpu_seconds()
-    faces = sum(
-        face_recognition_embed_all(data)["faces_found"]
-        for _, data in progress(images, "face_recognition x1")
+    """face_recognition in this process (the warm-up imports it and loads its models)."""
+    return in_process(
+        lambda data: face_recognition_embed_all(data)["faces_found"],
+        images,
+        "face_recognition x1",
     )
-    result = throughput(len(images), faces, time.perf_counter() - start)
-    return with_cpu(result, cpu_seconds() - cpu)
 
 
 def face_recognition_pool(
@@ -503,14 +465,14 @@ def bench_end_to_end(
         facegate_results[f"{detector}_1_worker"] = facegate_one_worker(settings, images, detector)
     for detector, result in facegate_pool(settings, images, fg_detectors, memory).items():
         facegate_results[f"{detector}_{WORKERS}_workers"] = result
-    memory["main_process_before_face_recognition_mb"] = peak_rss_mb(resource.RUSAGE_SELF)
-    memory["children_after_facegate_pool_mb"] = peak_rss_mb(resource.RUSAGE_CHILDREN)
+    memory["main_process_before_face_recognition_mb"] = rusage_peak_mb(resource.RUSAGE_SELF)
+    memory["children_after_facegate_pool_mb"] = rusage_peak_mb(resource.RUSAGE_CHILDREN)
 
     log("  end-to-end face_recognition hog x1 ...")
     fr_results = {"hog_1_process": face_recognition_one_process(images)}
     log(f"  end-to-end face_recognition hog x{WORKERS} ...")
     fr_results[f"hog_{WORKERS}_processes"] = face_recognition_pool(images, memory)
-    memory["children_after_all_pools_mb"] = peak_rss_mb(resource.RUSAGE_CHILDREN)
+    memory["children_after_all_pools_mb"] = rusage_peak_mb(resource.RUSAGE_CHILDREN)
 
     fg_hog_1 = facegate_results["hog_1_worker"]["images_per_s"]
     fg_hog_2 = facegate_results[f"hog_{WORKERS}_workers"]["images_per_s"]
@@ -565,14 +527,14 @@ def bench_london(engine: FaceEngine, root: Path, profile: Profile) -> dict[str, 
         limit = profile.cnn_london_subjects if mode == "cnn" else profile.london_subjects
         views: dict[str, Any] = {}
         for view in london_views(root):
-            files = first_subjects(view, limit)
+            files = london_images(view, limit)
             found = extreme = cnn_largest = 0
             total_ms = 0.0
             for path in progress(files, f"london {mode} {view.name}"):
-                data = path.read_bytes()
-                start = time.perf_counter()
-                faces = engine.analyze(data, detector=mode).faces
-                total_ms += (time.perf_counter() - start) * 1000.0
+                call = functools.partial(engine.analyze, path.read_bytes(), detector=mode)
+                elapsed, analysis = time_one(call)
+                faces = analysis.faces
+                total_ms += elapsed / 1e6
                 if faces:
                     found += 1
                     extreme += "EXTREME_POSE" in faces[0].reasons("LOW")
@@ -600,7 +562,7 @@ def bench_london(engine: FaceEngine, root: Path, profile: Profile) -> dict[str, 
 def by_kind(views: dict[str, Any]) -> dict[str, Any]:
     """The views of one detector mode summed per kind (front, 3quarter, profile)."""
     out: dict[str, Any] = {}
-    for kind in VIEW_KINDS:
+    for kind in LONDON_VIEW_KINDS:
         rows = [v for name, v in views.items() if view_kind(name) == kind]
         images = sum(r["images"] for r in rows)
         missed = sum(r["images"] - r["with_face"] for r in rows)
@@ -724,7 +686,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = load_settings()
     results: dict[str, Any] = {
         "profile": profile.name,
-        "environment": environment(london, london_label),
+        "environment": engine_environment(london, london_label),
     }
     log(f"loading models ({profile.name} run) ...")
     engine = FaceEngine(settings)
@@ -735,7 +697,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     memory: dict[str, Any] = {}
     results["end_to_end"] = bench_end_to_end(settings, e2e_images(profile), memory)
     results["peak_memory_mb"] = {
-        "main_process_mb": peak_rss_mb(resource.RUSAGE_SELF),
+        "main_process_mb": rusage_peak_mb(resource.RUSAGE_SELF),
         **memory,
         "notes": {
             "main_process": "getrusage(RUSAGE_SELF).ru_maxrss of this process: the facegate "
@@ -751,7 +713,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
     }
     results["targets"] = targets(results)
-    results["environment"]["load_average_1_5_15_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    end_environment(results["environment"])
     results["duration_s"] = round(time.perf_counter() - started, 1)
     return results
 
@@ -759,12 +721,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="~2 minute smoke run")
-    parser.add_argument(
-        "--output",
-        type=Path,
-        help=f"JSON file (default {DEFAULT_OUTPUT.relative_to(REPO)}, "
-        f"with --quick {QUICK_OUTPUT.relative_to(REPO)})",
-    )
+    add_output_option(parser, OUTPUT, QUICK_OUTPUT)
     parser.add_argument("--london", type=Path, help="London set folder (<view>/*.jpg)")
     parser.add_argument(
         "--full-london", action="store_true", help="every London image for every detector"
@@ -777,10 +734,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    output = args.output or (QUICK_OUTPUT if args.quick else DEFAULT_OUTPUT)
+    output = output_path(args, OUTPUT, QUICK_OUTPUT)
     results = run(args)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=2) + "\n")
+    write_results(output, results)
     print(summary(results))
     print(f"written to {output}")
 

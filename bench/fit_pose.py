@@ -4,7 +4,8 @@ The London set labels views, not angles: frontal (yaw 0), three-quarter (nominal
 and profile (90 degrees), all at pitch about 0. ``nose_drop`` is the median drop of the nose
 base below the eye line in frontal views; ``nose_depth`` makes the median three-quarter view
 read 45 degrees. Both are fitted on odd-numbered subjects and the error is reported on the
-even-numbered ones (and on all). Writes bench/results/pose.json.
+even-numbered ones (and on all). Writes bench/results/pose.json (or pose.json in
+$BENCH_RESULTS_DIR).
 
     python bench/fit_pose.py [LONDON_DIR]
 """
@@ -18,30 +19,27 @@ from pathlib import Path
 
 import numpy as np
 
+from _common import LONDON, london_images, london_views, results_dir, view_kind, write_results
 from facegate.vision.engine import FaceEngine
 from facegate.vision.geometry import PoseModel, pose_beyond_frontal, pose_from_landmarks
 
-ROOT = Path(__file__).resolve().parent
 NOMINAL_YAW = {"front": 0.0, "3quarter": 45.0, "profile": 90.0}
 
 
-def view_kind(view: str) -> tuple[str, float]:
-    for kind, yaw in NOMINAL_YAW.items():
-        if kind in view:
-            sign = -1.0 if "left" in view else 1.0
-            return kind, sign * yaw
-    raise ValueError(view)
+def view_yaw(view: str) -> tuple[str, float]:
+    """The view's kind and its nominal yaw (negative for a left view)."""
+    kind = view_kind(view)
+    sign = -1.0 if "left" in view else 1.0
+    return kind, sign * NOMINAL_YAW[kind]
 
 
 def main() -> None:
-    london = (
-        Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent.parent / "shared/data/faces/london"
-    )
+    london = Path(sys.argv[1]) if len(sys.argv) > 1 else LONDON
     engine = FaceEngine()
     rows = []
-    for view_dir in sorted(p for p in london.iterdir() if p.is_dir()):
-        kind, yaw = view_kind(view_dir.name)
-        for path in sorted(view_dir.glob("*.jpg")):
+    for view_dir in london_views(london):
+        kind, yaw = view_yaw(view_dir.name)
+        for path in london_images(view_dir):
             faces = engine.analyze(path.read_bytes()).faces
             if not faces:
                 rows.append({"view": view_dir.name, "kind": kind, "yaw": yaw, "found": False})
@@ -121,9 +119,7 @@ def main() -> None:
         "error_on_even_subjects_with_odd_fit": errors(model_cv, held_out),
         "error_on_all_with_all_fit": errors(model_all, found),
     }
-    out = ROOT / "results" / "pose.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    write_results(results_dir() / "pose.json", result, indent=1)
     print(json.dumps(result, indent=1))
 
 
