@@ -11,7 +11,7 @@ published demographic figures for this model on this set, and the London set is 
 hundred same-group impostor pairs per group cannot support a claim at 1e-4; the report
 says so per group).
 
-Run it with ``.venv/bin/python bench/fairness.py [--dataset DIR] [--workers N]``.
+Run it with ``.venv/bin/python bench/fairness.py [--dataset DIR] [--workers N] [--output PATH]``.
 """
 
 from __future__ import annotations
@@ -22,13 +22,18 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
-DEFAULT_DATASET = ROOT.parent.parent / "shared" / "data" / "faces" / "london"
+from _common import (
+    LONDON,
+    add_output_option,
+    load_average,
+    now_utc,
+    output_path,
+    workdir,
+    write_results,
+)
 
 
 def run(dataset: Path, data_dir: Path, out: Path, workers: int) -> tuple[float, dict]:
@@ -62,9 +67,9 @@ def run(dataset: Path, data_dir: Path, out: Path, workers: int) -> tuple[float, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
+    parser.add_argument("--dataset", type=Path, default=LONDON)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--output", type=Path, default=ROOT / "results" / "fairness.json")
+    add_output_option(parser, "fairness.json")
     parser.add_argument(
         "--cache-dir",
         type=Path,
@@ -73,9 +78,10 @@ def main() -> None:
         "really cold)",
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        data_dir = args.cache_dir or Path(tmp) / "data"
-        out = Path(tmp) / "report"
+    output = output_path(args, "fairness.json")
+    with workdir("fairness") as tmp:
+        data_dir = args.cache_dir or tmp / "data"
+        out = tmp / "report"
         cold, headline = run(args.dataset, data_dir, out, args.workers)
         warm, _ = run(args.dataset, data_dir, out / "warm", args.workers)
         report = json.loads((out / "fairness.json").read_text())
@@ -95,12 +101,12 @@ def main() -> None:
     result = {
         "what": "demographic audit of the shipped model (NIST's method) on the London set, "
         "groups ethnicity x sex, target FMR 1e-4, with facegate fairness evaluate",
-        "date": datetime.now(UTC).isoformat(),
+        "date": now_utc(),
         "machine": {
             "platform": platform.platform(),
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
-            "load_average": os.getloadavg(),
+            "load_average": load_average(),
         },
         "dataset": report["dataset"],
         "model_version": report["model_version"],
@@ -116,7 +122,7 @@ def main() -> None:
         "workers": args.workers,
         "headline": headline["summary"],
     }
-    args.output.write_text(json.dumps(result, indent=1) + "\n")
+    write_results(output, result, indent=1)
     print(
         json.dumps(
             {"summary": headline["summary"], "runner_seconds": result["runner_seconds"]}, indent=1
