@@ -22,6 +22,7 @@ from facegate.api.inference import InferencePool
 from facegate.audit.log import Record
 from facegate.config import Settings
 from facegate.errors import InvalidParameterException
+from facegate.gallery.faces import Enrollment
 from facegate.gallery.idempotency import Idempotency
 from facegate.gallery.store import Gallery
 from facegate.policy.point import SERVED_OPERATIONS, Inputs
@@ -163,16 +164,18 @@ async def index_faces(p: dict[str, Any], ctx: Context) -> dict[str, Any]:
         ctx.gallery.index_faces,
         org,
         name,
-        image_sha256=hashlib.sha256(data).hexdigest(),
-        external_image_id=p.get("ExternalImageId"),
-        indexed=selected["indexed"],
-        unindexed=selected["unindexed"],
-        legal_basis=ctx.inputs.basis or None,
-        provenance=ctx.inputs.provenance or None,
-        keep_crops=ctx.keep_crops,
-        use_case_id=ctx.caller.use_case_id,
-        delete_by=ctx.delete_by,
-        record=ctx.record,
+        Enrollment(
+            image_sha256=hashlib.sha256(data).hexdigest(),
+            external_image_id=p.get("ExternalImageId"),
+            indexed=selected["indexed"],
+            unindexed=selected["unindexed"],
+            legal_basis=ctx.inputs.basis or None,
+            provenance=ctx.inputs.provenance or None,
+            keep_crops=ctx.keep_crops,
+            use_case_id=ctx.caller.use_case_id,
+            delete_by=ctx.delete_by,
+        ),
+        ctx.record,
     )
 
 
