@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from facegate import errors
+from facegate.audit.log import AuditLog, Entry, Recorder
 from facegate.auth.secrets import SecretBox
 from facegate.db.engine import open_database
 from facegate.gallery.accounts import Accounts
@@ -361,7 +362,11 @@ def _use_case(sessions, **caps) -> int:
     from facegate.auth.secrets import load_or_create_master_key  # noqa: F401
 
     name = f"caps-{uuid4().hex[:8]}"
-    Accounts(sessions, SecretBox(b"0" * 43 + b"=")).create_organization(name, sector="nonprofit")
+    entry = Entry("Admin.CreateOrganization", "allow", member="test")
+    created = Recorder(AuditLog(sessions), entry)
+    Accounts(sessions, SecretBox(b"0" * 43 + b"=")).create_organization(
+        name, sector="nonprofit", record=created
+    )
     registry = Registry(sessions)
     uc = registry.register_use_case(
         name,

@@ -35,10 +35,13 @@ class Clock:
 def reviews(tmp_path):
     clock = Clock()
     sessions = open_database(f"sqlite:///{tmp_path}/r.db")
+    from facegate.audit.log import AuditLog, Entry, Recorder
     from facegate.gallery.accounts import Accounts
 
     box = SecretBox(Fernet.generate_key())
-    Accounts(sessions, box).create_organization("city", sector="government")
+    entry = Entry("Admin.CreateOrganization", "allow", member="test")
+    created = Recorder(AuditLog(sessions), entry)
+    Accounts(sessions, box).create_organization("city", sector="government", record=created)
     store = Reviews(
         sessions, box, ttl=timedelta(hours=72), retention=timedelta(days=30), clock=clock
     )

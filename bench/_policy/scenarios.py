@@ -17,6 +17,7 @@ from typing import Any
 from cryptography.fernet import Fernet
 
 from _common import WallCpu
+from facegate.audit.log import AuditLog, Entry, Recorder
 from facegate.auth.secrets import SecretBox
 from facegate.db.engine import open_database
 from facegate.gallery.accounts import Accounts
@@ -132,7 +133,14 @@ def make_database(workdir: Path) -> Database:
     accounts = Accounts(sessions, SecretBox(Fernet.generate_key()))
     registry = Registry(sessions)
     name = "bench-police"
-    org_id = accounts.create_organization(name, sector="law_enforcement")
+    audit = AuditLog(sessions)
+
+    def record(action: str) -> Recorder:  # the set-up's changes are on the record too
+        return Recorder(audit, Entry(operation=f"Admin.{action}", decision="allow", member="bench"))
+
+    org_id = accounts.create_organization(
+        name, sector="law_enforcement", record=record("CreateOrganization")
+    )
     future = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=365)
     registry.grant_exemption(
         name, "missing_persons", "benchmark: vetted missing-persons unit", future, "bench"
@@ -151,7 +159,9 @@ def make_database(workdir: Path) -> Database:
             searches_per_day=10_000_000,
         )
         registry.decide_use_case(use_case["id"], "approve", "bench", "benchmark")
-        key = accounts.issue_key(name, label, use_case_id=use_case["id"], registry=registry)
+        key = accounts.issue_key(
+            name, label, use_case_id=use_case["id"], registry=registry, record=record("IssueKey")
+        )
         principals[label] = registry.principal(key.access_key_id, FIXED_NOW)
     return Database(sessions, org_id, name, principals)
 

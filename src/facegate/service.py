@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from facegate.audit.log import AuditLog
+from facegate.audit.log import AuditLog, Entry, Recorder
 from facegate.audit.signing import load_or_create_signer
 from facegate.auth.secrets import SecretBox, load_or_create_master_key
 from facegate.config import Settings
@@ -150,9 +150,16 @@ def bootstrap(services: Services, endpoint: str) -> FirstStart | None:
     if services.accounts.has_operator():
         return None
     services.accounts.create_organization(
-        OPERATOR_ORGANIZATION, sector="commercial", is_operator=True
+        OPERATOR_ORGANIZATION,
+        sector="commercial",
+        is_operator=True,
+        record=_first_start_record(services, "CreateOrganization"),
     )
-    key = services.accounts.issue_key(OPERATOR_ORGANIZATION, "created on first start")
+    key = services.accounts.issue_key(
+        OPERATOR_ORGANIZATION,
+        "created on first start",
+        record=_first_start_record(services, "IssueKey"),
+    )
     password = secrets.token_urlsafe(15)
     services.registry.add_member(OPERATOR_ORGANIZATION, OPERATOR_MEMBER, ["admin", "auditor"])
     services.console.create_user(
@@ -173,6 +180,20 @@ def bootstrap(services: Services, endpoint: str) -> FirstStart | None:
         f"[profile {PROFILE}]\nregion = {services.settings.region}\nendpoint_url = {endpoint}\n",
     )
     return FirstStart(key, OPERATOR_MEMBER, password)
+
+
+def _first_start_record(services: Services, action: str) -> Recorder:
+    """The record of one change the first start makes (``System.<action>``, by "first
+    start", in the operator's organization): it commits with the change."""
+    entry = Entry(
+        operation=f"System.{action}",
+        decision="allow",
+        organization=OPERATOR_ORGANIZATION,
+        member="first start",
+        policy_version=services.point.version,
+        detail={"organization": OPERATOR_ORGANIZATION},
+    )
+    return Recorder(services.audit, entry)
 
 
 def write_private(path: Path, text: str) -> None:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from facegate.audit.log import Record
 from facegate.auth.secrets import SecretBox, new_access_key_id, new_secret_access_key
 from facegate.errors import (
     InvalidParameterException,
@@ -20,11 +21,20 @@ from facegate.errors import (
     ResourceNotFoundException,
 )
 from facegate.gallery.tables import SECTORS, AccessKey, Organization
-from facegate.policy.tables import Member
+from facegate.policy.tables import Member, UseCase
 
-if TYPE_CHECKING:
-    from facegate.audit.log import Record
-    from facegate.policy.registry import Registry
+
+class KeyRegistry(Protocol):
+    """What issuing a key asks of the registry of use cases and members
+    (:class:`facegate.policy.registry.Registry`, a layer above the gallery)."""
+
+    def approved_use_case(self, s: Session, organization_id: int, use_case_id: int) -> UseCase:
+        """The organization's approved, unexpired use case, else the reason raised."""
+        ...
+
+    def member_id(self, s: Session, organization_id: int, name: str) -> int:
+        """The id of the organization's member ``name``, else ResourceNotFoundException."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -51,7 +61,7 @@ class Accounts:
         *,
         sector: str = "commercial",
         is_operator: bool = False,
-        record: Record | None = None,
+        record: Record,
     ) -> int:
         if not name or len(name) > 128:
             raise InvalidParameterException("An organization's name is 1 to 128 characters.")
@@ -65,8 +75,7 @@ class Accounts:
             org = Organization(name=name, is_operator=is_operator, sector=sector, created_at=now())
             s.add(org)
             s.flush()
-            if record:
-                record(s, {})
+            record(s, {})
             return org.id
 
     def organizations(self) -> list[dict[str, object]]:
@@ -88,8 +97,8 @@ class Accounts:
         *,
         use_case_id: int | None = None,
         member: str | None = None,
-        registry: Registry | None = None,
-        record: Record | None = None,
+        registry: KeyRegistry | None = None,
+        record: Record,
     ) -> IssuedKey:
         """A new key, for one approved use case (the operator's admin keys may have none)."""
         secret = new_secret_access_key()
@@ -118,11 +127,10 @@ class Accounts:
             )
             s.add(key)
             s.flush()
-            if record:
-                record(s, {"access_key_id": key.access_key_id})
+            record(s, {"access_key_id": key.access_key_id})
         return IssuedKey(organization, key.access_key_id, secret, use_case, member)
 
-    def revoke_key(self, access_key_id: str, record: Record | None = None) -> None:
+    def revoke_key(self, access_key_id: str, record: Record) -> None:
         with self.sessions.begin() as s:
             key = s.get(AccessKey, access_key_id)
             if key is None:
@@ -130,8 +138,7 @@ class Accounts:
             if key.revoked_at is None:
                 key.revoked_at = now()
             s.flush()
-            if record:
-                record(s, {})
+            record(s, {})
 
     def keys(self, organization: str | None = None) -> list[dict[str, object]]:
         with self.sessions() as s:
