@@ -1,6 +1,7 @@
 # facegate: two commands on a fresh machine.
 #   make serve   create .venv, install, start the service on 127.0.0.1:8080
 #   make test    install the test dependencies and run the whole suite
+#   make test-fast  the in-process tests only (no server, no browser): a quick check
 #   make bench   run the benchmarks, results in bench/results/
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -8,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: serve test lint bench install install-test install-bench dlib-openblas clean
+.PHONY: serve test test-fast lint bench install install-test install-bench dlib-openblas clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,9 +38,19 @@ serve: install
 
 lint: install-test
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 
 test: install-test lint
 	$(BIN)/python -m pytest
+
+test-fast: install-test
+	$(BIN)/python -m pytest -q -m "not server and not browser"
+
+# The browser tests, saving their screenshots over the README's (docs/screenshots/); a plain
+# test run saves them to build/screenshots/.
+.PHONY: screenshots
+screenshots: install-test
+	FACEGATE_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/test_console*.py
 
 bench: install-bench
 	$(BIN)/python bench/engine.py

@@ -108,3 +108,18 @@ def london_front(subject: str, smiling: bool = False) -> bytes:
     """A London subject's frontal photo (neutral, or smiling: another photo of them)."""
     view, n = ("smiling_front", "08") if smiling else ("neutral_front", "03")
     return (DATA / "london" / view / f"{subject}_{n}.jpg").read_bytes()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks what ``make test-fast`` leaves out: tests of modules that start a real server
+    (``server``) or drive a browser (``browser``). Everything else runs in-process."""
+    sources: dict[str, str] = {}
+    for item in items:
+        path = str(item.path)
+        if path not in sources:
+            sources[path] = Path(path).read_text()
+        source = sources[path]
+        if "Server(" in source or "from tests.browser" in source:
+            item.add_marker(pytest.mark.server)
+        if "from tests.browser" in source:
+            item.add_marker(pytest.mark.browser)
