@@ -19,7 +19,12 @@ from facegate.actions.acting import Acting
 from facegate.audit.log import AuditLog, Entry, Recorder
 from facegate.config import Settings
 from facegate.errors import InvalidParameterException, ResourceNotFoundException
-from facegate.gallery.retention import delete_with_receipt, expired_faces, subject_faces
+from facegate.gallery.retention import (
+    Deletion,
+    delete_with_receipt,
+    expired_faces,
+    subject_faces,
+)
 from facegate.gallery.store import Gallery
 from facegate.policy.point import DecisionPoint
 from facegate.policy.registry import Registry
@@ -58,7 +63,7 @@ def purge_retention(
 ) -> list[dict[str, Any]]:
     """Delete every face past its deadline; one receipt per organization (and per batch)."""
     now = now or services.point.clock()
-    receipts = []
+    receipts: list[dict[str, Any]] = []
     while True:
         with services.gallery.sessions() as s:
             doomed = expired_faces(s, now)
@@ -75,12 +80,14 @@ def purge_retention(
                 delete_with_receipt(
                     services.gallery,
                     faces,
-                    kind="retention",
-                    organization=organization,
-                    subject="",
-                    requested_by=requested_by,
-                    now=now,
-                    record=recorder,
+                    Deletion(
+                        kind="retention",
+                        organization=organization,
+                        subject="",
+                        requested_by=requested_by,
+                        now=now,
+                    ),
+                    recorder,
                 )
             )
 
@@ -112,12 +119,14 @@ def erase(
         return delete_with_receipt(
             services.gallery,
             doomed,
-            kind="erasure",
-            organization=organization,
-            subject=subject,
-            requested_by=requested_by,
-            now=datetime.now(UTC),
-            record=record,
+            Deletion(
+                kind="erasure",
+                organization=organization,
+                subject=subject,
+                requested_by=requested_by,
+                now=datetime.now(UTC),
+            ),
+            record,
             delete_users=users,
         )
 

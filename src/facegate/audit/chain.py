@@ -18,9 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from facegate.audit.tables import AuditHead, AuditRecord
@@ -95,8 +95,8 @@ def fields_of(record: AuditRecord) -> dict[str, Any]:
     return {name: getattr(record, name) for name in HASHED_FIELDS}
 
 
-_HEADS = AuditHead.__table__
-_RECORDS = AuditRecord.__table__
+_HEADS = cast(Table, AuditHead.__table__)
+_RECORDS = cast(Table, AuditRecord.__table__)
 # Core statements, built once: the append path runs on every request.
 _READ_HEAD = select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.id == 1)
 _READ_HEAD_LOCKED = _READ_HEAD.with_for_update()

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import RowMapping, Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facegate.audit import chain
@@ -48,7 +48,7 @@ def selection(
     operation: str | None = None,
     decision: str | None = None,
     rule: str | None = None,
-) -> Select[tuple[AuditRecord]]:
+) -> Select[AuditRecord]:
     """The records matching the filters of the API and the console (in no order): one
     organization's, written in [since, until), of an operation, with a decision, decided by
     a policy of ``rule`` (its id or the prefix of its ids)."""
@@ -73,7 +73,7 @@ def _records(
     since: datetime | None,
     until: datetime | None,
     organization: str | None,
-) -> Iterator[Mapping[str, Any]]:
+) -> Iterator[RowMapping]:
     """The records to export, in sequence order, read in batches as plain rows."""
     table = AuditRecord.__table__
     after = 0

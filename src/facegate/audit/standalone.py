@@ -26,7 +26,7 @@ import threading
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 
 from facegate.audit import chain
 
@@ -48,6 +48,7 @@ class StandaloneWriter:
             driver = self._driver()
             if not self.postgres:
                 try:
+                    assert self._processors is not None
                     return chain.sqlite_append_alone(driver, self._processors, values)
                 except self.engine.dialect.loaded_dbapi.Error as exc:
                     raise self._wrapped(exc, values) from exc
@@ -80,7 +81,7 @@ class StandaloneWriter:
             self._connection = None  # inherited by a forked process: the parent's; left alone
         if self._connection is None:
             proxy = self.engine.raw_connection()
-            driver = proxy.driver_connection
+            driver: Any = proxy.driver_connection
             proxy.detach()  # it never returns to the pool: closing it closes it
             try:
                 if self.postgres:
@@ -99,7 +100,7 @@ class StandaloneWriter:
             with contextlib.suppress(Exception):  # already broken: nothing to close cleanly
                 connection.close()
 
-    def _wrapped(self, exc: Exception, params: dict[str, Any]) -> DBAPIError:
+    def _wrapped(self, exc: Exception, params: dict[str, Any]) -> StatementError:
         """The driver's error as SQLAlchemy raises it elsewhere (callers catch those)."""
         return DBAPIError.instance(
             chain.APPEND_PG if self.postgres else "audit append (SQLite)",

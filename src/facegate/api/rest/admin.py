@@ -27,7 +27,7 @@ from facegate.policy.registry import Principal
 from facegate.policy.tables import EXEMPT_PURPOSES, ROLES
 
 router = APIRouter(prefix="/v1/admin", route_class=RestRoute, responses=ERROR_RESPONSES)
-Sector = Literal[SECTORS]  # type: ignore[valid-type]
+Sector = Literal[SECTORS]  # type: ignore[valid-type]  # a tuple, spread at run time
 Role = Literal[ROLES]  # type: ignore[valid-type]
 Organization = Annotated[str, Path(description="The organization's name.")]
 
@@ -52,12 +52,12 @@ async def _run(request: Request, caller: Principal, act: Callable[[Administratio
 
 class NewOrganization(BaseModel):
     name: str = Field(min_length=1, max_length=128)
-    sector: Sector  # type: ignore[valid-type]
+    sector: Sector
 
 
 class NewMember(BaseModel):
     name: str = Field(min_length=1, max_length=128)
-    roles: list[Role] = Field(min_length=1)  # type: ignore[valid-type]
+    roles: list[Role] = Field(min_length=1)
 
 
 class NewUseCase(BaseModel):
@@ -105,7 +105,7 @@ class NewKey(BaseModel):
 class Described(BaseModel):
     """A principal described instead of a real key's (for ``explain``)."""
 
-    sector: Sector = "commercial"  # type: ignore[valid-type]
+    sector: Sector = "commercial"
     purpose: str = ""
     use_case_status: str = "approved"
     operations: list[str] = Field(default_factory=list)
@@ -136,7 +136,7 @@ async def create_organization(request: Request, caller: CallerDep, body: NewOrga
 
 
 class SectorChange(BaseModel):
-    sector: Sector  # type: ignore[valid-type]
+    sector: Sector
 
 
 @router.patch(
