@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from facegate.audit.log import Record
 from facegate.audit.tables import DeletionReceipt
 from facegate.db import aware
 from facegate.gallery.tables import Collection, Face, Organization, User
@@ -87,16 +88,22 @@ class Doomed:
     user_id: int | None
 
 
+@dataclass(frozen=True)
+class Deletion:
+    """What a deletion's receipt says of it besides the faces."""
+
+    kind: str  # "retention" or "erasure"
+    organization: str
+    subject: str  # the erased ExternalImageId or UserId ("" for retention)
+    requested_by: str
+    now: datetime  # the instant deadlines were judged at
+
+
 def delete_with_receipt(
     gallery: Gallery,
     doomed: list[Doomed],
-    *,
-    kind: str,
-    organization: str,
-    subject: str,
-    requested_by: str,
-    now: datetime,
-    record: Callable[[Session, dict[str, Any]], None] | None,
+    deletion: Deletion,
+    record: Record,
     delete_users: Iterable[int] = (),
 ) -> dict[str, Any]:
     """Delete ``doomed`` everywhere (SQL rows, crops, index files) with one receipt.
@@ -108,14 +115,15 @@ def delete_with_receipt(
     by_collection: dict[int, list[Doomed]] = {}
     for face in doomed:
         by_collection.setdefault(face.collection_id, []).append(face)
+    d = deletion
     receipt = {
         "receipt_id": str(uuid.uuid4()),
-        "kind": kind,
-        "organization": organization,
-        "subject": subject,
-        "requested_by": requested_by,
+        "kind": d.kind,
+        "organization": d.organization,
+        "subject": d.subject,
+        "requested_by": d.requested_by,
         "at": datetime.now(UTC).isoformat(),  # when the deletion happened
-        "as_of": now.astimezone(UTC).isoformat(),  # the instant deadlines were judged at
+        "as_of": d.now.astimezone(UTC).isoformat(),  # the instant deadlines were judged at
         "faces_deleted": len(doomed),
         "collections": sorted({f.collection for f in doomed}),
         "face_ids": sorted(f.face_id for f in doomed),
@@ -137,18 +145,17 @@ def delete_with_receipt(
             s.add(
                 DeletionReceipt(
                     id=receipt["receipt_id"],
-                    kind=kind,
-                    organization=organization,
-                    subject=subject,
-                    requested_by=requested_by,
-                    at=now,
+                    kind=d.kind,
+                    organization=d.organization,
+                    subject=d.subject,
+                    requested_by=d.requested_by,
+                    at=d.now,
                     body=body,
                     sha256=receipt["sha256"],
                 )
             )
             s.flush()
-            if record is not None:
-                record(s, receipt)
+            record(s, receipt)
         for collection_id in ids:
             gallery.indexes.purged(collection_id, [f.row_id for f in by_collection[collection_id]])
     return receipt
