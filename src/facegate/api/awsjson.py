@@ -16,7 +16,8 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from facegate.api.governed import execute, inputs_from, record_refusal, refuse_unserved
+from facegate.actions.refusals import record_refusal
+from facegate.api.governed import execute, inputs_from, refuse_unserved
 from facegate.api.operations import OPERATIONS, Context
 from facegate.api.validation import operation_model, validate
 from facegate.auth.sigv4 import SignedRequest, verify

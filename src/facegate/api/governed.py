@@ -88,30 +88,6 @@ def inputs_from(headers: Any, fields: dict[str, Any] | None = None) -> Inputs:
     return Inputs(**values)
 
 
-def record_refusal(
-    services: Services,
-    principal: Principal | None,
-    operation: str,
-    error: FacegateError,
-    request_id: str,
-    claimed_key: str = "",
-) -> None:
-    """Record a request refused before the decision point: authentication, unknown operation,
-    unreadable or invalid parameters (who asked is recorded when known)."""
-    if principal is not None:
-        entry = entry_for(principal, None, operation or "Unknown", request_id)
-    else:
-        entry = Entry(
-            operation=operation or "Unknown",
-            decision="deny",
-            access_key_id=claimed_key[:32],
-            request_id=request_id,
-        )
-    entry.decision = "deny"
-    entry.error_type, entry.reasons = error.type_name, error.message
-    services.audit.append(entry)
-
-
 async def refuse_unserved(
     services: Services, operation: str, principal: Principal, request_id: str
 ) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
 
+from facegate.actions.refusals import record_unrecorded
 from facegate.audit.log import records_written
 from facegate.auth.errors import (
     IncompleteSignatureException,
@@ -39,9 +39,6 @@ from facegate.errors import (
     ThrottlingException,
     UnknownOperationException,
 )
-
-if TYPE_CHECKING:
-    from facegate.policy.registry import Principal
 
 logger = logging.getLogger(__name__)
 
@@ -120,33 +117,6 @@ def invalid_request(error: RequestValidationError) -> InvalidParameterException:
     return InvalidParameterException(
         f"{len(problems)} validation error(s) detected: Value at '{where}' failed to satisfy "
         f"constraint: {first.get('msg', 'invalid value')}"
-    )
-
-
-def operation_of(request: Request) -> str:
-    """What a REST request's record names as its operation: the route's operation id or path."""
-    route = request.scope.get("route")
-    return getattr(route, "operation_id", None) or getattr(route, "path", "REST")
-
-
-async def record_unrecorded(
-    request: Request, caller: Principal | None, error: FacegateError, written: list[int]
-) -> None:
-    """Record a refusal of ``request`` unless something already recorded it (``written``:
-    :func:`facegate.audit.log.records_written`): FastAPI's own validation of the path, query
-    or body, a body that cannot be read. Used by the REST and the console route classes."""
-    if written:
-        return
-    # imported here: the front door's recording sits above this module (bodies imports it)
-    from facegate.api.governed import record_refusal
-
-    await asyncio.to_thread(
-        record_refusal,
-        request.app.state.services,
-        caller,
-        operation_of(request),
-        error,
-        request.state.request_id,
     )
 
 

@@ -27,10 +27,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
-from facegate.api.governed import INPUT_HEADERS, execute, inputs_from, record_refusal
+from facegate.actions.refusals import operation_of, record_refusal
+from facegate.api.governed import INPUT_HEADERS, execute, inputs_from
 from facegate.api.operations import Context
 from facegate.api.rest.bodies import query, read_body, services_of, with_path
-from facegate.api.rest.errors import API_KEY_HEADER, RestRoute, operation_of
+from facegate.api.rest.errors import API_KEY_HEADER, RestRoute
 from facegate.api.rest.openapi import (
     CONFLICT,
     ERROR_RESPONSES,
