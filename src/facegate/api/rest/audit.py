@@ -16,17 +16,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from facegate.actions.administration import parse_instant
 from facegate.api.rest.bodies import services_of
 from facegate.api.rest.errors import RestRoute
 from facegate.api.rest.guard import guarded
 from facegate.api.rest.openapi import ERROR_RESPONSES
 from facegate.api.rest.routes import CallerDep
+from facegate.audit import paging
 from facegate.audit.export import FILENAME, MEDIA_TYPE, download, record_dict, selection
 from facegate.audit.log import Recorder
 from facegate.audit.tables import AuditRecord
 from facegate.audit.verify import verify_database
 from facegate.errors import InvalidParameterException
-from facegate.policy.administration import parse_instant
 from facegate.policy.registry import Principal
 
 router = APIRouter(prefix="/v1/audit", route_class=RestRoute, responses=ERROR_RESPONSES)
@@ -44,6 +45,11 @@ def _guarded(request: Request, caller: Principal, operation: str, work) -> Any:
         return result
 
     return guarded(request, caller, operation, counted, resource="audit")
+
+
+def _titled(row: AuditRecord) -> dict[str, Any]:
+    """A record as the API answers it: the export's fields, named in TitleCase."""
+    return {k.title().replace("_", ""): v for k, v in record_dict(row).items()}
 
 
 def _instant(value: str | None, name: str) -> datetime | None:
@@ -87,25 +93,22 @@ async def records(
     start, end = _instant(since, "since"), _instant(until, "until")
     if organization and not caller.operator:
         raise InvalidParameterException("Only operators choose the organization.")
-    scope = organization if caller.operator else caller.organization
+    query = selection(
+        organization=paging.scope(caller, organization),
+        since=start,
+        until=end,
+        operation=operation,
+        decision=decision,
+        rule=rule,
+    )
 
     def work() -> dict[str, Any]:
-        query = selection(
-            organization=scope,
-            since=start,
-            until=end,
-            operation=operation,
-            decision=decision,
-            rule=rule,
-        ).where(AuditRecord.seq > after)
-        with services.audit.sessions() as s:
-            rows = s.scalars(query.order_by(AuditRecord.seq).limit(limit)).all()
-            found = [
-                {k.title().replace("_", ""): v for k, v in record_dict(r).items()} for r in rows
-            ]
-        page: dict[str, Any] = {"Records": found}
-        if len(rows) == limit:
-            page["After"] = rows[-1].seq
+        found = paging.oldest_first(
+            services.audit.sessions, query, _titled, after=after, limit=limit
+        )
+        page: dict[str, Any] = {"Records": found.records}
+        if found.newer is not None:
+            page["After"] = found.newer
         return page
 
     return await asyncio.to_thread(_guarded, request, caller, "ReadAudit", work)
@@ -127,7 +130,7 @@ async def export_log(
     start, end = _instant(since, "since"), _instant(until, "until")
 
     def work() -> Iterator[str]:
-        scope = None if caller.operator else caller.organization
+        scope = paging.scope(caller)
         return download(services.audit, since=start, until=end, organization=scope)
 
     chunks = await asyncio.to_thread(_guarded, request, caller, "ExportAudit", work)
