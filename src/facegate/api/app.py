@@ -13,6 +13,8 @@ from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facegate import __version__
+from facegate.actions import health as service_health
+from facegate.actions.maintenance import Schedule
 from facegate.api import awsjson, rest
 from facegate.api.inference import InferencePool
 from facegate.api.rest import admin as rest_admin
@@ -24,9 +26,7 @@ from facegate.api.rest import videos as rest_videos
 from facegate.config import Settings, load_settings
 from facegate.errors import InvalidParameterException, ResourceNotFoundException
 from facegate.gallery.idempotency import Idempotency
-from facegate.maintenance import Schedule
 from facegate.service import Services, bootstrap, open_services
-from facegate.vision.models import DEFAULT_CHAIN
 from facegate.web.routes import install as install_console
 
 
@@ -137,12 +137,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def health_of(app: FastAPI) -> dict[str, object]:
-    """What ``GET /health`` answers (the operator's console shows it too)."""
-    pool: InferencePool = app.state.pool
-    return {
-        "status": "ok",
-        "version": __version__,
-        "model": DEFAULT_CHAIN.describe(),
-        "workers": app.state.settings.workers,
-        "in_flight": pool.in_flight,
-    }
+    """What ``GET /health`` answers (:func:`facegate.actions.health.served`; the operator's
+    console shows it too)."""
+    return service_health.served(app.state.settings.workers, app.state.pool)
