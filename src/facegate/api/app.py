@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -27,7 +27,7 @@ from facegate.config import Settings, load_settings
 from facegate.errors import InvalidParameterException, ResourceNotFoundException
 from facegate.gallery.idempotency import Idempotency
 from facegate.service import Services, bootstrap, open_services
-from facegate.web.routes import install as install_console
+from facegate.web import routes as console
 
 
 def announce_first_start(services: Services) -> None:
@@ -55,6 +55,21 @@ def announce_first_start(services: Services) -> None:
 
 
 MAINTENANCE_TICK_SECONDS = 30
+
+
+def routers() -> list[APIRouter]:
+    """Every router of the application: the AWS JSON door, the REST API, the console."""
+    return [
+        awsjson.router,
+        rest.router,
+        rest_reviews.router,
+        rest_admin.router,
+        rest_audit.router,
+        rest_usecases.router,
+        rest_videos.router,
+        rest_footage.router,
+        *console.routers(),
+    ]
 
 
 async def maintain(services: Services) -> None:
@@ -103,15 +118,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.include_router(awsjson.router)
-    app.include_router(rest.router)
-    app.include_router(rest_reviews.router)
-    app.include_router(rest_admin.router)
-    app.include_router(rest_audit.router)
-    app.include_router(rest_usecases.router)
-    app.include_router(rest_videos.router)
-    app.include_router(rest_footage.router)
-    install_console(app)
+    for router in routers():
+        app.include_router(router)
+    app.mount(console.STATIC_PATH, console.static_files(), name=console.STATIC_NAME)
 
     @app.exception_handler(StarletteHTTPException)
     async def unknown_route(request: Request, exc: StarletteHTTPException) -> Response:

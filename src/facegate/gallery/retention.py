@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from facegate.audit.log import Record
 from facegate.audit.tables import DeletionReceipt
@@ -159,6 +159,31 @@ def delete_with_receipt(
         for collection_id in ids:
             gallery.indexes.purged(collection_id, [f.row_id for f in by_collection[collection_id]])
     return receipt
+
+
+def receipts(
+    sessions: sessionmaker[Session], organization: str, limit: int
+) -> list[dict[str, Any]]:
+    """``organization``'s deletion receipts, newest first: each one's columns, its body read."""
+    with sessions() as s:
+        rows = s.scalars(
+            select(DeletionReceipt)
+            .where(DeletionReceipt.organization == organization)
+            .order_by(DeletionReceipt.at.desc(), DeletionReceipt.id)
+            .limit(limit)
+        ).all()
+        return [
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "subject": r.subject,
+                "requested_by": r.requested_by,
+                "at": r.at,
+                "body": json.loads(r.body),
+                "sha256": r.sha256,
+            }
+            for r in rows
+        ]
 
 
 def _chunks(values: list[int], size: int = 500) -> Iterator[list[int]]:

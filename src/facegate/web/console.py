@@ -23,7 +23,6 @@ import hmac
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
@@ -32,9 +31,9 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from facegate.actions.acting import guarded
 from facegate.audit.log import Recorder
 from facegate.errors import FacegateError
-from facegate.policy import guard
 from facegate.policy.point import Resource
 from facegate.policy.registry import Principal
 from facegate.service import Services
@@ -105,7 +104,7 @@ def signed_in(request: Request) -> Who:
     return Who(person, principal)
 
 
-def requires(*roles: str) -> Callable[[Request], Who]:
+def requires(*roles: str) -> Callable[[Who], Who]:
     """A dependency: the signed-in person, who must hold one of ``roles``."""
 
     def dependency(who: Who = Depends(signed_in)) -> Who:  # noqa: B008
@@ -165,7 +164,7 @@ def act(
     """Decide ``operation`` for the signed-in person, run ``work``, leave one record (from a
     thread: ``await asyncio.to_thread(act, ...)``)."""
     p = who.principal
-    return guard.guarded(
+    return guarded(
         services_of(request),
         p,
         operation,
@@ -176,19 +175,10 @@ def act(
     )
 
 
-async def acted(request: Request, who: Who, operation: str, work, **kwargs: Any) -> Any:
+async def acted(
+    request: Request, who: Who, operation: str, work: Callable[[Recorder], Any], **kwargs: Any
+) -> Any:
     return await asyncio.to_thread(act, request, who, operation, work, **kwargs)
-
-
-def when(moment: datetime | str | None, seconds: bool = False) -> str:
-    """An instant as '2026-05-01 14:03 UTC' (with seconds if asked; '' for none)."""
-    if moment is None or moment == "":
-        return ""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    if moment.tzinfo is None:  # SQLite keeps UTC without its offset
-        moment = moment.replace(tzinfo=UTC)
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M{':%S' if seconds else ''}} UTC"
 
 
 def redirect(url: str) -> RedirectResponse:

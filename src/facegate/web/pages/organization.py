@@ -14,7 +14,7 @@ organization):
 - ``GET /console/collections/erasures``: the organization's deletion receipts, retention
   purges and erasures (ListDeletionReceipts), and for admins the erasure form;
 - ``POST /console/collections/erasures``: erase a subject (EraseSubject: ORG-ADMIN lets only
-  admins, TENANT only in their own organization), through :func:`facegate.maintenance.erase`
+  admins, TENANT only in their own organization), through :func:`facegate.actions.maintenance.erase`
   as ``/v1/admin/erasures`` does; the receipt's id and hash go into the record;
 - ``GET /console/collections/jobs``: the organization's video jobs (ListVideoJobs), a running
   job's progress kept live by console.js from
@@ -24,19 +24,17 @@ organization):
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy import select
 
+from facegate.actions.maintenance import erase
 from facegate.audit.log import Recorder
-from facegate.audit.tables import DeletionReceipt
 from facegate.errors import InvalidParameterException, ResourceNotFoundException
-from facegate.maintenance import erase
+from facegate.gallery.retention import receipts as deletion_receipts
 from facegate.policy.point import Resource
 from facegate.web.console import (
     PREFIX,
@@ -48,8 +46,8 @@ from facegate.web.console import (
     requires,
     services_of,
 )
-from facegate.web.pages.auditor import when
-from facegate.web.routes import ConsoleRoute
+from facegate.web.format import when_seconds as when
+from facegate.web.route import ConsoleRoute
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 Member = Annotated[Who, Depends(requires("admin", "analyst"))]
@@ -187,20 +185,20 @@ async def face(request: Request, who: Member, name: CollectionName, face_id: Fac
 # --- erasures and receipts -------------------------------------------------------------------
 
 
-def _receipt_view(r: DeletionReceipt) -> dict[str, Any]:
-    body = json.loads(r.body)
+def _receipt_view(r: dict[str, Any]) -> dict[str, Any]:
+    body = r["body"]
     return {
-        "id": r.id,
-        "kind": r.kind,
-        "subject": r.subject,
-        "requested_by": r.requested_by,
-        "at": when(body.get("at") or r.at),
-        "as_of": when(r.at),
+        "id": r["id"],
+        "kind": r["kind"],
+        "subject": r["subject"],
+        "requested_by": r["requested_by"],
+        "at": when(body.get("at") or r["at"]),
+        "as_of": when(r["at"]),
         "faces_deleted": body.get("faces_deleted"),
         "users_deleted": body.get("users_deleted"),
         "collections": body.get("collections", []),
         "face_ids": body.get("face_ids", []),
-        "sha256": r.sha256,
+        "sha256": r["sha256"],
     }
 
 
@@ -210,14 +208,8 @@ async def erasures(request: Request, who: Member, receipt: str | None = None) ->
     organization = who.principal.organization
 
     def work(record: Recorder) -> list[dict[str, Any]]:
-        with services.gallery.sessions() as s:
-            rows = s.scalars(
-                select(DeletionReceipt)
-                .where(DeletionReceipt.organization == organization)
-                .order_by(DeletionReceipt.at.desc(), DeletionReceipt.id)
-                .limit(RECEIPTS)
-            ).all()
-            found = [_receipt_view(r) for r in rows]
+        rows = deletion_receipts(services.gallery.sessions, organization, RECEIPTS)
+        found = [_receipt_view(r) for r in rows]
         record.entry.result_count = len(found)
         return found
 

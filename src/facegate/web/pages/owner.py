@@ -42,9 +42,9 @@ from facegate.web.console import (
     render,
     requires,
     services_of,
-    when,
 )
-from facegate.web.routes import ConsoleRoute
+from facegate.web.format import when
+from facegate.web.route import ConsoleRoute
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 Owner = Annotated[Who, Depends(requires("owner"))]

@@ -1,6 +1,6 @@
 """The reviewer's pages: the queue of open reviews, one review, deciding it.
 
-Everything goes through :func:`facegate.policy.reviewing.review_action`, as the REST routes
+Everything goes through :func:`facegate.actions.reviewing.review_action`, as the REST routes
 and ``facegate review`` do, with the signed-in member's principal: the decision point decides
 (TENANT: another organization's review is "not found"; HUMAN-REVIEW: only a reviewer who is
 not the requester sees the candidates and decides) and every list, look and decision leaves
@@ -20,17 +20,15 @@ one audit record naming the member (access key ``console``).
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
+from facegate.actions.reviewing import review_action
 from facegate.errors import ConflictException, InvalidParameterException
-from facegate.policy.reviewing import review_action
 from facegate.policy.reviews import LEAD_NOTICE, MAX_NOTE
-from facegate.policy.tables import Review
 from facegate.web.console import (
     PREFIX,
     Who,
@@ -40,9 +38,9 @@ from facegate.web.console import (
     request_id,
     requires,
     services_of,
-    when,
 )
-from facegate.web.routes import ConsoleRoute
+from facegate.web.format import when
+from facegate.web.route import ConsoleRoute
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 Reviewer = Annotated[Who, Depends(requires("reviewer"))]
@@ -91,12 +89,7 @@ def _seen(request: Request, review_id: str, shown: dict[str, Any]) -> dict[str, 
         return None
     person = shown.get("Person")
     if person is None:
-        reviews = services_of(request).reviews
-        with reviews.sessions() as s:
-            row = s.get(Review, review_id)
-            if row is None or row.sealed_result is None:
-                return None
-            person = json.loads(reviews.box.open_bytes(row.sealed_result)).get("Person")
+        person = services_of(request).reviews.sealed_person(review_id)
     if not person or person.get("From") is None or person.get("To") is None:
         return None
     return {"from": person["From"] / 1000, "to": person["To"] / 1000}
