@@ -12,67 +12,71 @@ London frontal photos in tests/data, then times, for the same probe images:
 The key is a commercial photo-organization use case's (no threshold floor, no review), so the
 answer is the search itself.
 
-Writes ``bench/results/service.json`` with p50/p90 of each, their difference and the
-overhead as a share of the bare call. Run with ``.venv/bin/python bench/service.py``.
+Writes ``bench/results/service.json`` (or ``--output PATH``) with p50/p90 of each, their
+difference and the overhead as a share of the bare call. Run with
+``.venv/bin/python bench/service.py``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
-import sys
-import tempfile
-import time
-from pathlib import Path
+from collections.abc import Sequence
 
-ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT.parent))
+from _common import (
+    DATA,
+    add_output_option,
+    governed_client,
+    ms,
+    output_path,
+    percentile,
+    server,
+    time_each,
+    workdir,
+    write_results,
+)
+from facegate.vision.engine import FaceEngine
 
-from facegate.vision.engine import FaceEngine  # noqa: E402
-from tests.server import BASIS, Server  # noqa: E402
-
-DATA = ROOT.parent / "tests" / "data" / "london"
+LONDON = DATA / "london"
 REPEATS = 3
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+def p50_p90(samples_ms: list[float]) -> dict[str, float]:
+    """The median and the 90th percentile (nearest rank), rounded to 0.1 ms."""
+    return {
+        "p50": round(statistics.median(samples_ms), 1),
+        "p90": round(percentile(samples_ms, 90, nearest=True), 1),
+    }
 
 
-def main() -> None:
-    gallery = sorted((DATA / "neutral_front").glob("*.jpg"))
-    probes = [p.read_bytes() for p in sorted((DATA / "smiling_front").glob("*.jpg"))]
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_output_option(parser, "service.json")
+    out = output_path(parser.parse_args(argv), "service.json")
+    gallery = sorted((LONDON / "neutral_front").glob("*.jpg"))
+    probes = [p.read_bytes() for p in sorted((LONDON / "smiling_front").glob("*.jpg"))]
     engine = FaceEngine()
-    bare = []
-    for _ in range(REPEATS):
-        for data in probes:
-            started = time.perf_counter()
-            engine.probe(data)
-            bare.append((time.perf_counter() - started) * 1000)
-    with tempfile.TemporaryDirectory() as tmp:
-        server = Server(Path(tmp), FACEGATE_WORKERS="1")
-        try:
-            client = server.client(server.governed_keys("bench"), headers=BASIS)
-            client.create_collection(CollectionId="bench")
-            for path in gallery:
-                client.index_faces(
-                    CollectionId="bench",
-                    Image={"Bytes": path.read_bytes()},
-                    ExternalImageId=path.stem,
-                )
-            for data in probes[:3]:  # warm-up: index loaded, connections open
-                client.search_faces_by_image(CollectionId="bench", Image={"Bytes": data})
-            full = []
-            for _ in range(REPEATS):
-                for data in probes:
-                    started = time.perf_counter()
-                    client.search_faces_by_image(
-                        CollectionId="bench", Image={"Bytes": data}, MaxFaces=5
-                    )
-                    full.append((time.perf_counter() - started) * 1000)
-        finally:
-            server.stop()
+    bare = ms(time_each(engine.probe, probes * REPEATS))
+    with workdir("service") as folder, server(folder) as running:
+        _, client = governed_client(running, "bench")
+        client.create_collection(CollectionId="bench")
+        for path in gallery:
+            client.index_faces(
+                CollectionId="bench",
+                Image={"Bytes": path.read_bytes()},
+                ExternalImageId=path.stem,
+            )
+        for data in probes[:3]:  # warm-up: index loaded, connections open
+            client.search_faces_by_image(CollectionId="bench", Image={"Bytes": data})
+        full = ms(
+            time_each(
+                lambda data: client.search_faces_by_image(
+                    CollectionId="bench", Image={"Bytes": data}, MaxFaces=5
+                ),
+                probes * REPEATS,
+            )
+        )
     bare_p50, full_p50 = statistics.median(bare), statistics.median(full)
     result = {
         "what": "SearchFacesByImage p50/p90 latency through boto3 + HTTP + SigV4 + policy "
@@ -80,15 +84,14 @@ def main() -> None:
         "engine.probe call in-process, same probes",
         "gallery_faces": len(gallery),
         "probes": len(probes) * REPEATS,
-        "bare_engine_ms": {"p50": round(bare_p50, 1), "p90": round(percentile(bare, 0.9), 1)},
-        "service_ms": {"p50": round(full_p50, 1), "p90": round(percentile(full, 0.9), 1)},
+        "bare_engine_ms": p50_p90(bare),
+        "service_ms": p50_p90(full),
         "overhead_ms_p50": round(full_p50 - bare_p50, 1),
         "overhead_share_p50": round((full_p50 - bare_p50) / bare_p50, 3),
         "target": "overhead under 10% of the bare engine call",
         "target_met": (full_p50 - bare_p50) / bare_p50 < 0.10,
     }
-    out = ROOT / "results" / "service.json"
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    write_results(out, result, indent=1)
     print(json.dumps(result, indent=1))
 
 
