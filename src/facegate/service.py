@@ -168,6 +168,7 @@ def bootstrap(services: Services, endpoint: str) -> FirstStart | None:
         OPERATOR_MEMBER,
         password,
         created_by="first start",
+        record=_first_start_record(services, "CreateConsoleUser"),
     )
     data_dir = services.settings.data_dir
     write_private(

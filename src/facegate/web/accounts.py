@@ -116,9 +116,10 @@ class ConsoleAccounts:
         password: str,
         *,
         created_by: str,
-        record: Record | None = None,
+        record: Record,
     ) -> dict[str, Any]:
-        """A sign-in for an existing member of ``organization``."""
+        """A sign-in for an existing member of ``organization``; ``record`` is called in its
+        transaction (the change and its audit record commit together)."""
         name = check_username(username)
         hashed = _hasher.hash(check_password(password))
         with self.sessions.begin() as s:
@@ -148,8 +149,7 @@ class ConsoleAccounts:
                 "member": member,
                 "roles": json.loads(row.roles),
             }
-            if record is not None:
-                record(s, out)
+            record(s, out)
         return out
 
     def users(self, organization: str | None = None) -> list[dict[str, Any]]:
@@ -174,7 +174,9 @@ class ConsoleAccounts:
                 for u, m, o in s.execute(query)
             ]
 
-    def set_password(self, username: str, password: str, record: Record | None = None) -> None:
+    def set_password(self, username: str, password: str, record: Record) -> None:
+        """A new password; the user's sessions end and a lock-out is lifted (``record`` is
+        called in the change's transaction)."""
         hashed = _hasher.hash(check_password(password))
         with self.sessions.begin() as s:
             user = s.scalar(select(ConsoleUser).where(ConsoleUser.username == username))
@@ -184,8 +186,7 @@ class ConsoleAccounts:
             user.failed_attempts = 0
             user.locked_until = None
             s.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
-            if record is not None:
-                record(s, {"username": username, "password": "changed"})
+            record(s, {"username": username, "password": "changed"})
 
     # --- signing in --------------------------------------------------------------------------
 
