@@ -1,7 +1,8 @@
 """Driving Debian's Chromium with Playwright for the console tests (no browser download).
 
 ``browser`` is one Chromium per test session; each test gets its own context (cookies) from
-``new_page``. Screenshots of the main pages go to docs/screenshots/ (shown in the README).
+``new_page``. Screenshots of the main pages go to build/screenshots/ (ignored by git); with
+``FACEGATE_SCREENSHOTS=docs/screenshots`` (``make screenshots``) they refresh the README's.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import pytest
 from tests.server import Server
 
 CHROMIUM = os.environ.get("FACEGATE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / os.environ.get("FACEGATE_SCREENSHOTS", "build/screenshots")
 VIEWPORT = {"width": 1366, "height": 900}  # a laptop screen
 
 
