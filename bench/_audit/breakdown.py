@@ -7,14 +7,39 @@ import gc
 import hashlib
 import itertools
 import time
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from _common import time_one
 from facegate.audit import chain, verify
 from facegate.audit.signing import checkpoint_message, load_public, verify_signature
 from facegate.audit.tables import AuditRecord
+
+
+def next_batch(query: Select[Any], after: int) -> Select[Any]:
+    """The records after seq ``after``, in order, a batch of ``verify.BATCH``."""
+    return query.where(AuditRecord.seq > after).order_by(AuditRecord.seq).limit(verify.BATCH)
+
+
+def read_batches(
+    sessions: sessionmaker[Session],
+    n: int,
+    batch_after: Callable[[Session, int], list[Any]],
+    seq_of: Callable[[Any], int],
+) -> None:
+    """Read at least ``n`` records (all, if fewer), a batch of ``verify.BATCH`` at a time, each
+    batch in its own session and after the last one read (``seq_of`` its last item)."""
+    after, read = 0, 0
+    while read < n:
+        with sessions() as s:
+            batch = batch_after(s, after)
+        if not batch:
+            break
+        read += len(batch)
+        after = seq_of(batch[-1])
 
 
 def breakdown(
@@ -27,41 +52,21 @@ def breakdown(
     db_rows_s = time.perf_counter() - t0
     n = len(rows)
 
-    t0 = time.perf_counter()
-    after, read = 0, 0
-    while read < n:
-        with sessions() as s:
-            objects = s.scalars(
-                select(AuditRecord)
-                .where(AuditRecord.seq > after)
-                .order_by(AuditRecord.seq)
-                .limit(verify.BATCH)
-            ).all()
-            fields = [chain.fields_of(o) for o in objects]
-        if not objects:
-            break
-        read += len(fields)
-        after = objects[-1].seq
-    orm_s = time.perf_counter() - t0
+    def orm_objects(s: Session, after: int) -> list[Any]:
+        objects = s.scalars(next_batch(select(AuditRecord), after)).all()
+        [chain.fields_of(o) for o in objects]  # the fields, as hashing would read them
+        return list(objects)
 
     columns = [AuditRecord.seq, AuditRecord.prev_hash, AuditRecord.hash] + [
         getattr(AuditRecord, name) for name in chain.HASHED_FIELDS
     ]
-    t0 = time.perf_counter()
-    after, read = 0, 0
-    while read < n:
-        with sessions() as s:
-            batch = s.execute(
-                select(*columns)
-                .where(AuditRecord.seq > after)
-                .order_by(AuditRecord.seq)
-                .limit(verify.BATCH)
-            ).all()
-        if not batch:
-            break
-        read += len(batch)
-        after = batch[-1][0]
-    core_s = time.perf_counter() - t0
+
+    def core_tuples(s: Session, after: int) -> list[Any]:
+        return list(s.execute(next_batch(select(*columns), after)).all())
+
+    orm_ns, _ = time_one(lambda: read_batches(sessions, n, orm_objects, lambda o: o.seq))
+    core_ns, _ = time_one(lambda: read_batches(sessions, n, core_tuples, lambda row: row[0]))
+    orm_s, core_s = orm_ns / 1e9, core_ns / 1e9
 
     t0 = time.perf_counter()
     encoded = [chain.canonical(r.fields) for r in rows]
