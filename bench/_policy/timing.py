@@ -3,6 +3,7 @@ the policy-set loads."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import statistics
@@ -106,7 +107,7 @@ def time_loads(directory: Path, repeats: int) -> dict[str, dict[str, Any]]:
     for name, folder in (("default", None), ("operator100", directory)):
         times = []
         for _ in range(repeats):
-            elapsed, policies = time_one(lambda folder=folder: load_policy_set(folder))
+            elapsed, policies = time_one(functools.partial(load_policy_set, folder))
             times.append(elapsed / 1e6)
         out[name] = {
             "policies": len(policies.policies),
