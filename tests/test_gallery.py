@@ -21,12 +21,12 @@ from facegate.audit.tables import AuditRecord
 from facegate.auth.secrets import SecretBox
 from facegate.db.engine import open_database
 from facegate.errors import ResourceNotFoundException
-from facegate.gallery.accounts import Accounts
 from facegate.gallery.faces import Enrollment
 from facegate.gallery.indexes import IndexRegistry
 from facegate.gallery.store import Gallery
 from facegate.gallery.tables import Collection, Face, User
 from facegate.gallery.tokens import TokenSigner
+from facegate.policy.accounts import Accounts
 from tests.conftest import london_front
 
 pytestmark = pytest.mark.models

@@ -16,7 +16,7 @@ from facegate import errors
 from facegate.audit.log import AuditLog, Entry, Recorder
 from facegate.auth.secrets import SecretBox
 from facegate.db.engine import open_database
-from facegate.gallery.accounts import Accounts
+from facegate.policy.accounts import Accounts
 from facegate.policy.engine import PolicyError, PolicySet, load_policy_set
 from facegate.policy.limits import Counters
 from facegate.policy.point import (

@@ -36,7 +36,7 @@ def reviews(tmp_path):
     clock = Clock()
     sessions = open_database(f"sqlite:///{tmp_path}/r.db")
     from facegate.audit.log import AuditLog, Entry, Recorder
-    from facegate.gallery.accounts import Accounts
+    from facegate.policy.accounts import Accounts
 
     box = SecretBox(Fernet.generate_key())
     entry = Entry("Admin.CreateOrganization", "allow", member="test")

@@ -20,7 +20,7 @@ from _common import WallCpu
 from facegate.audit.log import AuditLog, Entry, Recorder
 from facegate.auth.secrets import SecretBox
 from facegate.db.engine import open_database
-from facegate.gallery.accounts import Accounts
+from facegate.policy.accounts import Accounts
 from facegate.policy.engine import PolicySet
 from facegate.policy.limits import SEARCHES, Counters
 from facegate.policy.point import Decision, DecisionPoint, Inputs, Question, Resource

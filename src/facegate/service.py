@@ -19,10 +19,10 @@ from facegate.config import Settings
 from facegate.db.engine import database_url, open_database
 from facegate.fairness.gate import FairnessGate
 from facegate.footage.consent import Footage
-from facegate.gallery.accounts import Accounts, IssuedKey
 from facegate.gallery.indexes import IndexRegistry
 from facegate.gallery.store import Gallery
 from facegate.gallery.tokens import TokenSigner
+from facegate.policy.accounts import Accounts, IssuedKey
 from facegate.policy.engine import PolicyError, PolicySet, load_policy_set
 from facegate.policy.limits import Counters
 from facegate.policy.point import DecisionPoint

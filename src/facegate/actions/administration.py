@@ -15,7 +15,7 @@ from facegate.actions.acting import Acting, admit
 from facegate.audit.log import AuditLog, Entry, Record, Recorder, entry_for
 from facegate.config import Settings
 from facegate.errors import InvalidParameterException
-from facegate.gallery.accounts import Accounts
+from facegate.policy.accounts import Accounts
 from facegate.policy.point import ACCOUNT_OPERATIONS, DecisionPoint, Inputs, Question, Resource
 from facegate.policy.registry import Principal, Registry, check_sector
 

@@ -26,7 +26,7 @@ from facegate.api.operations import DEFAULT_VIDEO_MATCHES, OPERATIONS, Context, 
 from facegate.audit.log import Entry
 from facegate.audit.log import entry_for as audit_entry
 from facegate.errors import FacegateError, InvalidParameterException
-from facegate.gallery.retention import deadline, touch
+from facegate.policy.deadlines import deadline, touch
 from facegate.policy.point import ACCOUNT_OPERATIONS, IDENTIFY, Decision, Inputs, Question, Resource
 from facegate.policy.registry import Principal
 from facegate.policy.reviews import withheld

@@ -9,8 +9,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from facegate.audit.log import Record
+from facegate.db import utcnow
 from facegate.errors import ResourceAlreadyExistsException, ResourceNotFoundException
-from facegate.gallery.core import GalleryCore, collection_arn, find_collection, now
+from facegate.gallery.core import GalleryCore, collection_arn, find_collection
 from facegate.gallery.tables import Collection, Face, User
 
 # Collection tags that set the ENROLLMENT-BASIS defaults of the collection's faces.
@@ -46,7 +47,7 @@ class CollectionOperations(GalleryCore):
                         legal_basis=tags.get(BASIS_TAG) or None,
                         provenance=tags.get(PROVENANCE_TAG) or None,
                         keeps_review_crops=keeps_review_crops,
-                        created_at=now(),
+                        created_at=utcnow(),
                     )
                 )
                 s.flush()  # a duplicate name fails here, before anything is recorded

@@ -25,10 +25,6 @@ from facegate.gallery.tokens import TokenSigner
 from facegate.vision.calibration import Calibration
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 def utc(moment: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes: they were stored as UTC."""
     return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)

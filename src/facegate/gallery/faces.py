@@ -17,7 +17,8 @@ import numpy as np
 from sqlalchemy import delete, select
 
 from facegate.audit.log import Record
-from facegate.gallery.core import GalleryCore, face_record, find_collection, now, utc
+from facegate.db import utcnow
+from facegate.gallery.core import GalleryCore, face_record, find_collection, utc
 from facegate.gallery.indexes import vector_bytes
 from facegate.gallery.tables import Collection, Face, FaceCrop, User
 
@@ -92,7 +93,7 @@ class FaceOperations(GalleryCore):
 
     def _face_rows(self, collection_id: int, e: Enrollment) -> list[Face]:
         """The new rows of the enrollment's faces: one image id, enrolled and used now."""
-        image_id, at = str(uuid.uuid4()), now()
+        image_id, at = str(uuid.uuid4()), utcnow()
         rows = []
         for face in e.indexed:
             box = face["detail"]["BoundingBox"]

@@ -10,12 +10,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from facegate.audit.log import Record
+from facegate.db import utcnow
 from facegate.errors import ConflictException, ServiceQuotaExceededException
 from facegate.gallery.core import (
     GalleryCore,
     find_collection,
     find_user,
-    now,
     unsuccessful,
     user_status,
 )
@@ -43,7 +43,7 @@ class UserOperations(GalleryCore):
         try:
             with self.sessions.begin() as s:
                 c = find_collection(s, org, name)
-                s.add(User(collection_id=c.id, name=user_id, created_at=now()))
+                s.add(User(collection_id=c.id, name=user_id, created_at=utcnow()))
                 s.flush()
                 record(s, {})
         except IntegrityError:

@@ -38,8 +38,8 @@ from facegate.errors import (
     IdempotentParameterMismatchException,
     ResourceNotFoundException,
 )
-from facegate.gallery.retention import touch
 from facegate.gallery.store import Gallery
+from facegate.policy.deadlines import touch
 from facegate.policy.registry import Principal
 from facegate.policy.reviews import Reviews
 from facegate.video import analysis

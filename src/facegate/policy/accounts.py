@@ -7,34 +7,21 @@ the server's master key rather than hashed; the master key lives outside the dat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facegate.audit.log import Record
 from facegate.auth.secrets import SecretBox, new_access_key_id, new_secret_access_key
+from facegate.db import utcnow
 from facegate.errors import (
     InvalidParameterException,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
 from facegate.gallery.tables import SECTORS, AccessKey, Organization
-from facegate.policy.tables import Member, UseCase
-
-
-class KeyRegistry(Protocol):
-    """What issuing a key asks of the registry of use cases and members
-    (:class:`facegate.policy.registry.Registry`, a layer above the gallery)."""
-
-    def approved_use_case(self, s: Session, organization_id: int, use_case_id: int) -> UseCase:
-        """The organization's approved, unexpired use case, else the reason raised."""
-        ...
-
-    def member_id(self, s: Session, organization_id: int, name: str) -> int:
-        """The id of the organization's member ``name``, else ResourceNotFoundException."""
-        ...
+from facegate.policy.registry import Registry
+from facegate.policy.tables import Member
 
 
 @dataclass(frozen=True)
@@ -44,10 +31,6 @@ class IssuedKey:
     secret_access_key: str  # shown once, never stored in plain text
     use_case_id: int | None = None
     member: str | None = None
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Accounts:
@@ -72,7 +55,9 @@ class Accounts:
         with self.sessions.begin() as s:
             if s.scalar(select(Organization).where(Organization.name == name)) is not None:
                 raise ResourceAlreadyExistsException(f"Organization {name!r} already exists.")
-            org = Organization(name=name, is_operator=is_operator, sector=sector, created_at=now())
+            org = Organization(
+                name=name, is_operator=is_operator, sector=sector, created_at=utcnow()
+            )
             s.add(org)
             s.flush()
             record(s, {})
@@ -97,13 +82,13 @@ class Accounts:
         *,
         use_case_id: int | None = None,
         member: str | None = None,
-        registry: KeyRegistry | None = None,
+        registry: Registry | None = None,
         record: Record,
     ) -> IssuedKey:
         """A new key, for one approved use case (the operator's admin keys may have none)."""
         secret = new_secret_access_key()
         with self.sessions.begin() as s:
-            org = self._organization(s, organization)
+            org = Registry.organization(s, organization)
             use_case = None
             if use_case_id is not None or not org.is_operator:
                 if use_case_id is None or registry is None:
@@ -123,7 +108,7 @@ class Accounts:
                 description=description[:256],
                 use_case_id=use_case,
                 member_id=member_id,
-                created_at=now(),
+                created_at=utcnow(),
             )
             s.add(key)
             s.flush()
@@ -136,7 +121,7 @@ class Accounts:
             if key is None:
                 raise ResourceNotFoundException(f"No access key {access_key_id}.")
             if key.revoked_at is None:
-                key.revoked_at = now()
+                key.revoked_at = utcnow()
             s.flush()
             record(s, {})
 
@@ -178,10 +163,3 @@ class Accounts:
                 s.scalar(select(Organization.id).where(Organization.is_operator).limit(1))
                 is not None
             )
-
-    @staticmethod
-    def _organization(s: Session, name: str) -> Organization:
-        org = s.scalar(select(Organization).where(Organization.name == name))
-        if org is None:
-            raise ResourceNotFoundException(f"No organization {name!r}.")
-        return org
