@@ -368,6 +368,10 @@ def _use_case(sessions, **caps) -> int:
         name, sector="nonprofit", record=created
     )
     registry = Registry(sessions)
+
+    def record(action: str) -> Recorder:
+        return Recorder(AuditLog(sessions), Entry(f"Admin.{action}", "allow", member="test"))
+
     uc = registry.register_use_case(
         name,
         purpose="missing_persons",
@@ -376,9 +380,10 @@ def _use_case(sessions, **caps) -> int:
         operations=["identify"],
         expires=DURING + timedelta(days=30),
         registered_by="tests",
+        record=record("RegisterUseCase"),
         **caps,
     )
-    registry.decide_use_case(uc["id"], "approve", "tests", "ok")
+    registry.decide_use_case(uc["id"], "approve", "tests", "ok", record=record("DecideUseCase"))
     return uc["id"]
 
 

@@ -143,7 +143,12 @@ def make_database(workdir: Path) -> Database:
     )
     future = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=365)
     registry.grant_exemption(
-        name, "missing_persons", "benchmark: vetted missing-persons unit", future, "bench"
+        name,
+        "missing_persons",
+        "benchmark: vetted missing-persons unit",
+        future,
+        "bench",
+        record=record("GrantExemption"),
     )
     principals = {}
     for label in ("read", "rows", "counted"):
@@ -157,8 +162,11 @@ def make_database(workdir: Path) -> Database:
             registered_by="bench",
             searches_per_hour=1_000_000,
             searches_per_day=10_000_000,
+            record=record("RegisterUseCase"),
         )
-        registry.decide_use_case(use_case["id"], "approve", "bench", "benchmark")
+        registry.decide_use_case(
+            use_case["id"], "approve", "bench", "benchmark", record=record("DecideUseCase")
+        )
         key = accounts.issue_key(
             name, label, use_case_id=use_case["id"], registry=registry, record=record("IssueKey")
         )

@@ -161,7 +161,12 @@ def bootstrap(services: Services, endpoint: str) -> FirstStart | None:
         record=_first_start_record(services, "IssueKey"),
     )
     password = secrets.token_urlsafe(15)
-    services.registry.add_member(OPERATOR_ORGANIZATION, OPERATOR_MEMBER, ["admin", "auditor"])
+    services.registry.add_member(
+        OPERATOR_ORGANIZATION,
+        OPERATOR_MEMBER,
+        ["admin", "auditor"],
+        record=_first_start_record(services, "AddMember"),
+    )
     services.console.create_user(
         OPERATOR_ORGANIZATION,
         OPERATOR_MEMBER,

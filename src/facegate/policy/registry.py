@@ -10,8 +10,7 @@ policies need to know about a key, at one instant.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -26,138 +25,35 @@ from facegate.errors import (
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
-from facegate.gallery.tables import SECTORS, AccessKey, Organization
+from facegate.gallery.tables import Organization
+from facegate.policy.principal import (
+    CONSOLE_KEY,
+    DEFAULT_MAX_FACES,
+    GATED_CLASSES,
+    OPERATION_CLASSES,
+    PURPOSES,
+    SERVICE_KEY_ROLES,
+    Principal,
+    check_sector,
+    key_principal,
+    member_principal,
+)
 from facegate.policy.tables import EXEMPT_PURPOSES, ROLES, Exemption, Member, UseCase
+from facegate.policy.views import exemption_view, use_case_view
 
-# Operation classes (policy-rules.md). detect and manage need no registration.
-OPERATION_CLASSES = ("verify", "identify", "video-identify", "enroll", "manage", "detect")
-GATED_CLASSES = ("verify", "identify", "video-identify", "enroll")
-
-# The purpose vocabulary and the operation classes each purpose can register for. An operator
-# extends it with FACEGATE_PURPOSES (see docs/policy.md).
-PURPOSES: dict[str, tuple[str, ...]] = {
-    "missing_persons": ("verify", "identify", "video-identify", "enroll"),
-    "trafficking_victims": ("verify", "identify", "video-identify", "enroll"),
-    "criminal_investigation": ("verify", "identify", "video-identify", "enroll"),
-    "identity_verification": ("verify", "enroll"),
-    "access_control": ("verify", "identify", "enroll"),
-    "photo_organization": ("verify", "identify", "enroll"),
-    "media_archive": ("verify", "identify", "video-identify", "enroll"),
-    "research_evaluation": ("verify", "identify", "enroll"),
-    # A community organization whose members share their cameras' footage (FOOTAGE-CONSENT):
-    # no gated class; its keys register cameras and answer footage requests.
-    "footage_sharing": (),
-}
-# SURVEILLANCE-LIMITS: the default cap on candidates per search, by sector.
-DEFAULT_MAX_FACES = {"law_enforcement": 10}
-SERVICE_KEY_ROLES = ("analyst",)
-CONSOLE_KEY = "console"  # the access key id the audit log shows for console actions
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who a request comes from, as the policies see it."""
-
-    access_key_id: str
-    organization_id: int
-    organization: str
-    sector: str
-    operator: bool
-    holder: str  # "member:<id>" or "key:<access key id>"
-    member: str  # the member's name ("" for a service key)
-    roles: tuple[str, ...]
-    use_case_id: int | None = None
-    purpose: str = ""
-    use_case_status: str = "none"
-    operations: tuple[str, ...] = ()
-    human_review: bool = False
-    review_quorum: int = 1
-    realtime: bool = False
-    exemptions: tuple[str, ...] = ()
-    caps: dict[str, int] = field(default_factory=dict)
-    # RETENTION: faces enrolled under the use case are deleted by its end, or this many years
-    # after their last interaction, whichever comes first.
-    use_case_expires: datetime | None = None
-    retention_years: float = 3.0
-
-    @classmethod
-    def described(
-        cls,
-        *,
-        sector: str,
-        purpose: str = "",
-        use_case_status: str = "approved",
-        operations: Iterable[str] = (),
-        exemptions: Iterable[str] = (),
-        roles: Iterable[str] = SERVICE_KEY_ROLES,
-        human_review: bool = False,
-        caps: dict[str, int] | None = None,
-    ) -> Principal:
-        """A principal described rather than looked up (``policy explain``, benchmarks)."""
-        return cls(
-            access_key_id="DESCRIBED",
-            organization_id=0,
-            organization="(described)",
-            sector=check_sector(sector),
-            operator=False,
-            holder="key:DESCRIBED",
-            member="",
-            roles=tuple(roles),
-            purpose=purpose,
-            use_case_status=use_case_status if purpose else "none",
-            operations=tuple(operations),
-            human_review=human_review,
-            exemptions=tuple(exemptions),
-            caps=dict(caps or {}),
-        )
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return aware(moment).isoformat() if moment else None
-
-
-def use_case_view(u: UseCase, organization: str, now: datetime) -> dict[str, Any]:
-    expired = u.status == "approved" and aware(u.expires_at) <= now
-    return {
-        "id": u.id,
-        "organization": organization,
-        "purpose": u.purpose,
-        "description": u.description,
-        "legal_basis": u.legal_basis,
-        "operations": json.loads(u.operations),
-        "status": "expired" if expired else u.status,
-        "expires": _iso(u.expires_at),
-        "registered": _iso(u.registered_at),
-        "registered_by": u.registered_by,
-        "decided_by": u.decided_by,
-        "decided": _iso(u.decided_at),
-        "decision_reason": u.decision_reason,
-        "human_review": u.human_review,
-        "review_quorum": u.review_quorum,
-        "searches_per_hour": u.searches_per_hour,
-        "searches_per_day": u.searches_per_day,
-        "max_faces": u.max_faces,
-        "video_hours_per_day": u.video_hours_per_day,
-        "realtime": u.realtime,
-        "retention_years": u.retention_years,
-    }
-
-
-def _exemption_view(e: Exemption, organization: str, now: datetime) -> dict[str, Any]:
-    active = e.revoked_at is None and aware(e.expires_at) > now
-    return {
-        "id": e.id,
-        "organization": organization,
-        "purpose": e.purpose,
-        "reason": e.reason,
-        "granted_by": e.granted_by,
-        "granted": _iso(e.granted_at),
-        "expires": _iso(e.expires_at),
-        "revoked": _iso(e.revoked_at),
-        "revoked_by": e.revoked_by,
-        "revoke_reason": e.revoke_reason,
-        "active": active,
-    }
+# Re-exported: callers name these as the registry's (the vocabulary and the principal).
+__all__ = [
+    "CONSOLE_KEY",
+    "DEFAULT_MAX_FACES",
+    "GATED_CLASSES",
+    "OPERATION_CLASSES",
+    "PURPOSES",
+    "SERVICE_KEY_ROLES",
+    "Principal",
+    "Registry",
+    "check_sector",
+    "use_case_view",
+]
 
 
 def _required(value: str | None, what: str) -> str:
@@ -188,9 +84,7 @@ class Registry:
             raise ResourceNotFoundException(f"No organization {name!r}.")
         return org
 
-    def set_sector(
-        self, organization: str, sector: str, record: Record | None = None
-    ) -> dict[str, Any]:
+    def set_sector(self, organization: str, sector: str, record: Record) -> dict[str, Any]:
         check_sector(sector)
         with self.sessions.begin() as s:
             org = self.organization(s, organization)
@@ -199,7 +93,7 @@ class Registry:
         return {"organization": organization, "sector": sector}
 
     def add_member(
-        self, organization: str, name: str, roles: list[str], record: Record | None = None
+        self, organization: str, name: str, roles: list[str], record: Record
     ) -> dict[str, Any]:
         name = _required(name, "The member's name")
         unknown = sorted(set(roles) - set(ROLES))
@@ -266,7 +160,7 @@ class Registry:
         video_hours_per_day: float | None = None,
         realtime: bool = False,
         retention_years: float = 3.0,
-        record: Record | None = None,
+        record: Record,
     ) -> dict[str, Any]:
         now = self.clock()
         if purpose not in self.purposes:
@@ -326,7 +220,7 @@ class Registry:
             return use_case_view(u, org.name, now)
 
     def decide_use_case(
-        self, use_case_id: int, decision: str, by: str, reason: str, record: Record | None = None
+        self, use_case_id: int, decision: str, by: str, reason: str, record: Record
     ) -> dict:
         """approve, reject or revoke a registration; who, when and why are kept."""
         now = self.clock()
@@ -398,7 +292,7 @@ class Registry:
         reason: str,
         expires: datetime,
         by: str,
-        record: Record | None = None,
+        record: Record,
     ) -> dict[str, Any]:
         now = self.clock()
         if purpose not in EXEMPT_PURPOSES:
@@ -419,10 +313,10 @@ class Registry:
             )
             s.add(e)
             _recorded(s, record)
-            return _exemption_view(e, org.name, now)
+            return exemption_view(e, org.name, now)
 
     def revoke_exemption(
-        self, exemption_id: int, by: str, reason: str, record: Record | None = None
+        self, exemption_id: int, by: str, reason: str, record: Record
     ) -> dict[str, Any]:
         now = self.clock()
         with self.sessions.begin() as s:
@@ -437,7 +331,7 @@ class Registry:
             org = s.get(Organization, e.organization_id)
             assert org is not None
             _recorded(s, record)
-            return _exemption_view(e, org.name, now)
+            return exemption_view(e, org.name, now)
 
     def exemptions(self, organization: str | None = None) -> list[dict[str, Any]]:
         now = self.clock()
@@ -447,141 +341,24 @@ class Registry:
             )
             if organization:
                 query = query.where(Organization.name == organization)
-            return [_exemption_view(e, o, now) for e, o in s.execute(query.order_by(Exemption.id))]
+            return [exemption_view(e, o, now) for e, o in s.execute(query.order_by(Exemption.id))]
 
     # --- the principal ---------------------------------------------------------------------
 
     def principal(self, access_key_id: str, at: datetime | None = None) -> Principal:
         """What the policies know about a key at ``at`` (default now). Unknown: not found."""
-        now = at or self.clock()
         with self.sessions() as s:
-            key = s.get(AccessKey, access_key_id)
-            if key is None or key.revoked_at is not None:
-                raise ResourceNotFoundException(
-                    f"No active access key {access_key_id} (unknown or revoked)."
-                )
-            org = s.get(Organization, key.organization_id)
-            assert org is not None
-            if key.member_id is not None:
-                member = s.get(Member, key.member_id)
-                assert member is not None
-                holder, name, roles = f"member:{member.id}", member.name, json.loads(member.roles)
-            else:
-                holder, name, roles = f"key:{key.access_key_id}", "", list(SERVICE_KEY_ROLES)
-            base = _base(s, org, now, key.access_key_id, holder, name, roles)
-            u = s.get(UseCase, key.use_case_id) if key.use_case_id is not None else None
-            return Principal(**base) if u is None else _with_use_case(base, u, now)
+            return key_principal(s, access_key_id, at or self.clock())
 
     def member_principal(
         self, member_id: int, at: datetime | None = None, purpose: str | None = None
     ) -> Principal:
-        """What the policies know about a member signed in to the console: no use case (the
-        console reviews, administers and audits; it does not search), or with ``purpose`` the
-        organization's approved, unexpired use case of that purpose that runs longest (camera
-        owners act under their ``footage_sharing`` use case), if there is one."""
-        now = at or self.clock()
+        """A console member's principal (see :func:`facegate.policy.principal.member_principal`)."""
         with self.sessions() as s:
-            member = s.get(Member, member_id)
-            if member is None:
-                raise ResourceNotFoundException(f"No member {member_id}.")
-            org = s.get(Organization, member.organization_id)
-            assert org is not None
-            roles = json.loads(member.roles)
-            base = _base(s, org, now, CONSOLE_KEY, f"member:{member.id}", member.name, roles)
-            if purpose is None:
-                return Principal(**base)
-            usable = [
-                u
-                for u in s.scalars(
-                    select(UseCase).where(
-                        UseCase.organization_id == org.id,
-                        UseCase.purpose == purpose,
-                        UseCase.status == "approved",
-                    )
-                )
-                if aware(u.expires_at) > now
-            ]
-            if not usable:
-                return Principal(**base)
-            chosen = max(usable, key=lambda u: (aware(u.expires_at), u.id))
-            return _with_use_case(base, chosen, now)
+            return member_principal(s, member_id, at or self.clock(), purpose)
 
 
-def _with_use_case(base: dict[str, Any], u: UseCase, now: datetime) -> Principal:
-    """A principal under use case ``u``: its purpose, status, operations, review, caps."""
-    status = "expired" if aware(u.expires_at) <= now else u.status
-    caps = {
-        name: int(value)
-        for name, value in (
-            ("searches_per_hour", u.searches_per_hour),
-            ("searches_per_day", u.searches_per_day),
-            ("max_faces", u.max_faces),
-            (
-                "video_seconds_per_day",
-                None if u.video_hours_per_day is None else u.video_hours_per_day * 3600,
-            ),
-        )
-        if value is not None
-    }
-    return Principal(
-        **base,
-        use_case_id=u.id,
-        purpose=u.purpose,
-        use_case_status=status,
-        operations=tuple(json.loads(u.operations)),
-        human_review=u.human_review,
-        review_quorum=u.review_quorum,
-        realtime=u.realtime,
-        caps=caps,
-        use_case_expires=aware(u.expires_at),
-        retention_years=u.retention_years,
-    )
-
-
-def _base(
-    s: Session,
-    org: Organization,
-    now: datetime,
-    access_key_id: str,
-    holder: str,
-    name: str,
-    roles: list[str],
-) -> dict[str, Any]:
-    """What a principal is apart from its use case: organization, holder, roles, exemptions."""
-    exemptions = sorted(
-        {
-            e.purpose
-            for e in s.scalars(
-                select(Exemption).where(
-                    Exemption.organization_id == org.id, Exemption.revoked_at.is_(None)
-                )
-            )
-            if aware(e.expires_at) > now
-        }
-    )
-    return {
-        "access_key_id": access_key_id,
-        "organization_id": org.id,
-        "organization": org.name,
-        "sector": org.sector,
-        "operator": org.is_operator,
-        "holder": holder,
-        "member": name,
-        "roles": tuple(roles),
-        "exemptions": tuple(exemptions),
-    }
-
-
-def _recorded(s: Session, record: Record | None) -> None:
+def _recorded(s: Session, record: Record) -> None:
     """Flush the change, then append its audit record in the same transaction."""
     s.flush()
-    if record is not None:
-        record(s, {})
-
-
-def check_sector(sector: str) -> str:
-    if sector not in SECTORS:
-        raise InvalidParameterException(
-            f"Unknown sector {sector!r}; the sectors are {', '.join(SECTORS)}."
-        )
-    return sector
+    record(s, {})
