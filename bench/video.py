@@ -71,8 +71,8 @@ sys.path.insert(0, str(REPO))
 
 from facegate.config import Settings, VideoSettings  # noqa: E402
 from facegate.video.analysis import engine_settings  # noqa: E402
-from facegate.video.jobs import segments_of  # noqa: E402
 from facegate.video.media import VideoMetadata, frames, probe  # noqa: E402
+from facegate.video.segments import segments_of  # noqa: E402
 from facegate.vision.engine import FaceEngine  # noqa: E402
 from facegate.vision.models import dlib_build  # noqa: E402
 from tests.server import BASIS, Server  # noqa: E402

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from facegate.video.jobs import segments_of
 from facegate.video.media import VideoError, frames, probe
+from facegate.video.segments import segments_of
 from tests.conftest import DATA
 
 CLIP = DATA / "face_recognition" / "short_hamilton_clip.mp4"

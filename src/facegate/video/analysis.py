@@ -1,14 +1,15 @@
 """What a video worker process does with a stretch of video: sampled frames to faces.
 
-Runs in the video pool (:mod:`facegate.video.jobs`), one engine per process, loaded once.
-The answer is plain data: per sampled frame, each face's Rekognition ``FaceDetail``, its box
-in pixels, a quality rank for choosing a track's best faces, and its vector (base64 float32,
-kept only while the job runs).
+Runs in the video pool (:class:`VideoPool`, used by :mod:`facegate.video.pipeline`), one
+engine per process, loaded once. The answer is plain data: per sampled frame, each face's
+Rekognition ``FaceDetail``, its box in pixels, a quality rank for choosing a track's best
+faces, and its vector (base64 float32, kept only while the job runs).
 """
 
 from __future__ import annotations
 
 import base64
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,33 @@ def engine_settings(settings: Settings) -> Settings:
     )
 
 
+class VideoPool:
+    """The engine processes video segments are analysed in: started when first needed,
+    dropped when a worker died (the next job starts a new pool), shut down with the server."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._pool: ProcessPoolExecutor | None = None
+
+    def get(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = workers.make_pool(
+                engine_settings(self.settings), self.settings.video.workers
+            )
+        return self._pool
+
+    def discard(self) -> None:
+        """Drop a broken pool without waiting for it."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
 def quality_rank(face: Any) -> list[float]:
     """Higher is better: the quality level passed, then the face's size in pixels."""
     level = quality_level(face.measures)
@@ -57,6 +85,7 @@ def analyze_segment(path: str, start_ms: float, end_ms: float, sample_fps: float
         analysis = eng.analyze_pixels(frame.pixels, embed=True)
         faces = []
         for face in analysis.faces:
+            assert face.embedding is not None  # embed=True
             box = face.box
             faces.append(
                 {

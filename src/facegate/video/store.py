@@ -54,6 +54,21 @@ class FootageLink:
 Admit = Callable[[VideoMetadata], None]
 
 
+@dataclass(frozen=True)
+class NewVideo:
+    """A checked video file, about to get its row."""
+
+    id: str
+    organization_id: int
+    source: str  # one of tables.VIDEO_SOURCES
+    location: str  # relative to the store's root (an upload) or to the video directory
+    sha256: str
+    size_bytes: int
+    metadata: VideoMetadata
+    added_by: str
+    footage: FootageLink | None
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -111,9 +126,9 @@ class VideoStore:
         organization_id: int,
         added_by: str,
         *,
+        record: Record,
         footage: FootageLink | None = None,
         admit: Admit | None = None,
-        record: Record | None = None,
     ) -> dict[str, Any]:
         """Check a received file's header and keep it; the temporary file is gone after."""
         try:
@@ -126,7 +141,7 @@ class VideoStore:
             size = temp.stat().st_size
             os.replace(temp, final)
             try:
-                return self._add(
+                new = NewVideo(
                     video_id,
                     organization_id,
                     "upload",
@@ -136,8 +151,8 @@ class VideoStore:
                     metadata,
                     added_by,
                     footage,
-                    record,
                 )
+                return self._add(new, record)
             except BaseException:
                 final.unlink(missing_ok=True)
                 raise
@@ -150,14 +165,14 @@ class VideoStore:
         organization_id: int,
         added_by: str,
         *,
+        record: Record,
         footage: FootageLink | None = None,
         admit: Admit | None = None,
-        record: Record | None = None,
     ) -> dict[str, Any]:
         """Register a file inside the video directory (it stays where it is)."""
         path, relative = self.in_directory(name)
         metadata = self._check(path, admit)
-        return self._add(
+        new = NewVideo(
             str(uuid.uuid4()),
             organization_id,
             "directory",
@@ -167,8 +182,8 @@ class VideoStore:
             metadata,
             added_by,
             footage,
-            record,
         )
+        return self._add(new, record)
 
     def in_directory(self, name: str) -> tuple[Path, str]:
         """The file ``name`` names inside the video directory, or a refusal."""
@@ -203,28 +218,17 @@ class VideoStore:
             admit(metadata)
         return metadata
 
-    def _add(
-        self,
-        video_id: str,
-        organization_id: int,
-        source: str,
-        location: str,
-        digest: str,
-        size: int,
-        metadata: VideoMetadata,
-        added_by: str,
-        footage: FootageLink | None,
-        record: Record | None,
-    ) -> dict[str, Any]:
+    def _add(self, new: NewVideo, record: Record) -> dict[str, Any]:
+        footage = new.footage
         row = Video(
-            id=video_id,
-            organization_id=organization_id,
-            source=source,
-            location=location,
-            sha256=digest,
-            size_bytes=size,
-            video_metadata=json.dumps(metadata.to_dict()),
-            added_by=added_by,
+            id=new.id,
+            organization_id=new.organization_id,
+            source=new.source,
+            location=new.location,
+            sha256=new.sha256,
+            size_bytes=new.size_bytes,
+            video_metadata=json.dumps(new.metadata.to_dict()),
+            added_by=new.added_by,
             added_at=self.clock(),
             footage_request_id=footage.request_id if footage else None,
             camera_id=footage.camera_id if footage else None,
@@ -234,8 +238,7 @@ class VideoStore:
             s.add(row)
             s.flush()
             out = view(row)
-            if record is not None:
-                record(s, out)
+            record(s, out)
         return out
 
     # --- reading -----------------------------------------------------------------------------
@@ -290,7 +293,7 @@ class VideoStore:
             )
             return [view(r) for r in rows]
 
-    def delete(self, organization_id: int, video_id: str, record: Record | None = None) -> dict:
+    def delete(self, organization_id: int, video_id: str, record: Record) -> dict[str, Any]:
         """Forget a video; an uploaded file is removed from disk (a directory file stays)."""
         with self.sessions.begin() as s:
             row = self.get(s, organization_id, video_id)
@@ -298,8 +301,7 @@ class VideoStore:
             out = {"VideoId": row.id, "Deleted": True}
             s.delete(row)
             s.flush()
-            if record is not None:
-                record(s, out)
+            record(s, out)
         if path is not None:
             path.unlink(missing_ok=True)
         return out
