@@ -7,16 +7,53 @@ camera or owner declined, revoked or has not answered.
 A camera owner sees the requests that include one of their cameras, and for those cameras
 their own decision. A community organization's admin sees the requests that include one of
 the organization's cameras, and which cameras those are, but not the owners' decisions. Nobody
-sees another owner's decision.
+sees another owner's decision. Which cameras a caller may see at all is :class:`Viewer`'s.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import and_, false
+
 from facegate.footage.tables import CONSENT_STATUSES, Camera, FootageConsent, FootageRequest
+from facegate.policy.registry import Principal
+
+COMMUNITY = "community"  # the sector of camera owners' organizations
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The caller as footage sharing sees them."""
+
+    organization_id: int
+    community: bool
+    member_id: int | None
+    owner: bool
+    admin: bool
+
+    @classmethod
+    def of(cls, caller: Principal) -> Viewer:
+        kind, _, ident = caller.holder.partition(":")
+        return cls(
+            organization_id=caller.organization_id,
+            community=caller.sector == COMMUNITY,
+            member_id=int(ident) if kind == "member" and ident.isdigit() else None,
+            owner="owner" in caller.roles,
+            admin="admin" in caller.roles,
+        )
+
+    def cameras(self) -> Any:
+        """The SQL condition for the cameras this viewer may see."""
+        mine = Camera.organization_id == self.organization_id
+        if self.community and self.admin:
+            return mine
+        if self.community and self.owner and self.member_id is not None:
+            return and_(mine, Camera.owner_id == self.member_id)
+        return false()  # agencies, and community members who neither own nor administer
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -25,7 +25,7 @@ from facegate.api.rest.guard import guarded
 from facegate.api.rest.openapi import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from facegate.api.rest.routes import CallerDep
 from facegate.audit.log import Record, Recorder
-from facegate.footage.consent import Area
+from facegate.footage.geometry import Area
 from facegate.footage.sharing import Add, share
 from facegate.policy.registry import Principal
 

@@ -31,7 +31,7 @@ from facegate.errors import (
     InvalidParameterException,
     ResourceAlreadyExistsException,
 )
-from facegate.footage.consent import TRANSITIONS
+from facegate.footage.decisions import TRANSITIONS
 from facegate.policy.registry import Principal
 from facegate.web.console import (
     PREFIX,
