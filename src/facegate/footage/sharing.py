@@ -14,58 +14,93 @@ Three checks, each one the same Cedar question (``ShareFootage``) on fresher fac
 The video becomes the agency's (its organization's id), usable by its video jobs as
 ``{"S3Object": {"Bucket": "facegate", "Name": <VideoId>}}``. Its ``AddedBy`` names the
 request and camera, never the owner. One audit record, of the owner's organization, says what
-happened; every refusal names the rule.
+happened; every refusal names the rule: the door passes the decide-run-record step
+(:class:`Guard`, ``facegate.actions.acting.guarded``) and the services (:class:`Sharing`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from facegate.audit.log import Record
+from sqlalchemy.orm import Session
+
+from facegate.audit.log import AuditLog, Record, Recorder
 from facegate.db import aware
-from facegate.errors import ResourceNotFoundException
+from facegate.errors import FacegateError, ResourceNotFoundException
+from facegate.footage.consent import Footage
 from facegate.footage.views import iso
-from facegate.policy import guard
-from facegate.policy.point import Question, Resource
+from facegate.policy.point import Decision, DecisionPoint, FootageFacts, Question, Resource
 from facegate.policy.registry import Principal
 from facegate.video.media import VideoMetadata
 from facegate.video.store import Admit, FootageLink
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from facegate.service import Services
 
 # Stores the video for the agency: (agency's organization id, added_by, link, admit, record)
 # -> the stored video's view. An upload or a file of the video directory.
 Add = Callable[[int, str, FootageLink, Admit, Record], dict[str, Any]]
 
 
-def share(
-    services: Services,
-    caller: Principal,
-    request_id: int,
-    camera_id: int,
-    recorded_from: datetime,
-    add: Add,
-    *,
-    how: str,
-    request_ref: str = "",
-) -> dict[str, Any]:
-    """Share one video of ``camera_id`` for request ``request_id``, or refuse it. From a
-    thread; ``add`` is called only when the policies allowed the share."""
+class Sharing(Protocol):
+    """What a share uses of the services: the footage domain, the decision point and the
+    audit log (which the guard records in)."""
+
+    @property
+    def footage(self) -> Footage: ...
+
+    @property
+    def point(self) -> DecisionPoint: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+
+class Guard(Protocol):
+    """Decide, run, record: ask the decision point, run ``work(recorder)`` if allowed, and
+    leave exactly one record (``facegate.actions.acting.guarded``)."""
+
+    def __call__(
+        self,
+        services: Sharing,
+        caller: Principal,
+        operation: str,
+        target: Resource,
+        work: Callable[[Recorder], Any],
+        *,
+        request_id: str = "",
+        denied: Callable[[Decision], FacegateError] | None = None,
+        footage: FootageFacts | None = None,
+        **record: Any,
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One video a camera's owner shares for a request."""
+
+    caller: Principal
+    request_id: int
+    camera_id: int
+    recorded_from: datetime  # when the video starts
+    how: str  # "upload" or "link" (a file of the video directory), for the record
+    request_ref: str = ""  # the HTTP request's id, for the record
+
+
+def share(services: Sharing, guard: Guard, offer: Offer, add: Add) -> dict[str, Any]:
+    """Share the offered video, or refuse it. From a thread; ``add`` is called only when the
+    policies allowed the share."""
     footage = services.footage
-    start = aware(recorded_from)
+    caller, request_id, camera_id = offer.caller, offer.request_id, offer.camera_id
+    start = aware(offer.recorded_from)
     facts, agency = footage.facts(caller, request_id, camera_id, start)
     where = f"footage-requests/{request_id}/cameras/{camera_id}"
     target = Resource("Account", where, caller.organization_id, caller.organization)
     missing = ResourceNotFoundException(f"No footage request {request_id} with a camera of yours.")
 
-    def work(recorder: Any) -> dict[str, Any]:
+    def work(recorder: Recorder) -> dict[str, Any]:
         entry = recorder.entry
-        entry.detail = {"footage_request": request_id, "camera": camera_id, "how": how}
+        entry.detail = {"footage_request": request_id, "camera": camera_id, "how": offer.how}
         end: dict[str, datetime] = {}
 
         def check(session: Session | None = None) -> None:
@@ -95,14 +130,20 @@ def share(
         out = add(agency, added_by, FootageLink(request_id, camera_id, start), admit, record)
         return {**out, "RecordedTo": iso(end["at"])}
 
-    return guard.guarded(
+    def denied(decision: Decision) -> FacegateError:
+        if agency is None:
+            return missing
+        assert decision.error is not None
+        return decision.error
+
+    return guard(
         services,
         caller,
         "ShareFootage",
         target,
         work,
-        request_id=request_ref,
-        denied=lambda decision: missing if agency is None else decision.error,
+        request_id=offer.request_ref,
+        denied=denied,
         footage=facts,
         resource=where,
     )

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from facegate.actions import acting
 from facegate.actions.administration import parse_instant
 from facegate.api.rest.bodies import services_of
 from facegate.api.rest.errors import RestRoute
@@ -26,7 +27,7 @@ from facegate.api.rest.openapi import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from facegate.api.rest.routes import CallerDep
 from facegate.audit.log import Record, Recorder
 from facegate.footage.geometry import Area
-from facegate.footage.sharing import Add, share
+from facegate.footage.sharing import Add, Offer, share
 from facegate.policy.registry import Principal
 
 router = APIRouter(prefix="/v1", route_class=RestRoute, responses=ERROR_RESPONSES)
@@ -122,11 +123,8 @@ async def _share(
     how: str,
 ) -> dict[str, Any]:
     """:func:`facegate.footage.sharing.share`, in a thread, recorded with this request's id."""
-    services = services_of(request)
-    reference = request.state.request_id
-    return await asyncio.to_thread(
-        share, services, caller, request_id, camera, start, add, how=how, request_ref=reference
-    )
+    offer = Offer(caller, request_id, camera, start, how, request.state.request_id)
+    return await asyncio.to_thread(share, services_of(request), acting.guarded, offer, add)
 
 
 def _noting(
