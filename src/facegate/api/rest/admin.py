@@ -16,9 +16,9 @@ from pydantic import BaseModel, Field
 
 from facegate.actions.administration import Administration, authorized, parse_instant
 from facegate.api.rest.bodies import services_of
+from facegate.api.rest.caller import CallerDep
 from facegate.api.rest.errors import RestRoute
 from facegate.api.rest.openapi import ERROR_RESPONSES
-from facegate.api.rest.routes import CallerDep
 from facegate.audit.log import entry_for
 from facegate.errors import InvalidParameterException
 from facegate.gallery.tables import SECTORS

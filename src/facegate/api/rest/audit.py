@@ -18,10 +18,10 @@ from fastapi.responses import Response, StreamingResponse
 
 from facegate.actions.administration import parse_instant
 from facegate.api.rest.bodies import services_of
+from facegate.api.rest.caller import CallerDep
 from facegate.api.rest.errors import RestRoute
 from facegate.api.rest.guard import guarded
 from facegate.api.rest.openapi import ERROR_RESPONSES
-from facegate.api.rest.routes import CallerDep
 from facegate.audit import paging
 from facegate.audit.export import FILENAME, MEDIA_TYPE, download, record_dict, selection
 from facegate.audit.log import Recorder

@@ -16,9 +16,9 @@ from pydantic import BaseModel, Field
 
 from facegate.actions.reviewing import review_action
 from facegate.api.rest.bodies import services_of
+from facegate.api.rest.caller import CallerDep
 from facegate.api.rest.errors import RestRoute
 from facegate.api.rest.openapi import ERROR_RESPONSES
-from facegate.api.rest.routes import CallerDep
 
 router = APIRouter(prefix="/v1/reviews", route_class=RestRoute, responses=ERROR_RESPONSES)
 ReviewId = Annotated[str, Path(description="The review's id (X-Facegate-Review-Id).")]

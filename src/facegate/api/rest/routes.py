@@ -1,11 +1,11 @@
 """The REST front door: the same operations as resources under ``/v1``.
 
-Each route is thin: it authenticates the ``X-Api-Key`` header, reads the body under the same
-cap as the AWS JSON door, turns path, query, form and JSON input into the AWS-shaped
-parameters (images as base64 text), validates them against botocore's Rekognition model with
-the same :func:`~facegate.api.validation.validate`, and calls the same handler from
-:data:`~facegate.api.operations.OPERATIONS`. Both doors therefore share one implementation,
-one set of limits and one set of error types.
+Each route is thin: it authenticates the ``X-Api-Key`` header (:mod:`.caller`), reads the
+body under the same cap as the AWS JSON door, turns path, query, form and JSON input into the
+AWS-shaped parameters (images as base64 text), validates them against botocore's Rekognition
+model with the same :func:`~facegate.api.validation.validate`, and calls the same handler from
+:data:`~facegate.api.operations.OPERATIONS` (:mod:`.running`). Both doors therefore share one
+implementation, one set of limits and one set of error types.
 
 Images arrive either as ``multipart/form-data`` file fields (``image``; ``source`` and
 ``target`` for comparison) or as JSON exactly like AWS JSON (``{"Image": {"Bytes": "<base64>"}}``).
@@ -18,20 +18,14 @@ REST-style HTTP status (see ``errors.REST_STATUS``); every response carries
 
 from __future__ import annotations
 
-import asyncio
-import hmac
-import logging
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Security
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
-from fastapi.security import APIKeyHeader
 
-from facegate.actions.refusals import operation_of, record_refusal
-from facegate.api.governed import INPUT_HEADERS, execute, inputs_from
-from facegate.api.operations import Context
-from facegate.api.rest.bodies import query, read_body, services_of, with_path
-from facegate.api.rest.errors import API_KEY_HEADER, RestRoute
+from facegate.api.rest.bodies import query, read_body, with_path
+from facegate.api.rest.caller import CallerDep
+from facegate.api.rest.errors import RestRoute
 from facegate.api.rest.openapi import (
     CONFLICT,
     ERROR_RESPONSES,
@@ -40,125 +34,7 @@ from facegate.api.rest.openapi import (
     json_body,
     upload_body,
 )
-from facegate.api.validation import operation_model, validate
-from facegate.auth.errors import (
-    IncompleteSignatureException,
-    InvalidSignatureException,
-    MissingAuthenticationTokenException,
-    UnrecognizedClientException,
-)
-from facegate.errors import FacegateError
-from facegate.policy.registry import Principal
-
-logger = logging.getLogger(__name__)
-
-# --- authentication ----------------------------------------------------------------------------
-
-API_KEY = APIKeyHeader(
-    name=API_KEY_HEADER,
-    scheme_name="ApiKey",
-    description="`<access_key_id>:<secret_access_key>`: a key pair issued by "
-    "`facegate key create` (the same pair boto3 signs with on the AWS JSON door).",
-    auto_error=False,
-)
-
-
-def authenticate(request: Request, api_key: Annotated[str | None, Security(API_KEY)]) -> Principal:
-    """The caller whose key pair is in ``X-Api-Key``, or an authentication error (401).
-
-    A refusal is recorded (with the key id it named, if any).
-    """
-    try:
-        caller = _authenticate(request, api_key)
-    except FacegateError as error:
-        claimed = (api_key or "").partition(":")[0]
-        record_refusal(
-            services_of(request),
-            None,
-            operation_of(request),
-            error,
-            request.state.request_id,
-            claimed,
-        )
-        raise
-    request.state.caller = caller  # a refusal of the parameters that follows names who asked
-    return caller
-
-
-def _authenticate(request: Request, api_key: str | None) -> Principal:
-    if not api_key:
-        raise MissingAuthenticationTokenException(
-            f"Missing {API_KEY_HEADER} header: send {API_KEY_HEADER}: "
-            "<access_key_id>:<secret_access_key>."
-        )
-    key_id, colon, secret = api_key.strip().partition(":")
-    if not colon or not key_id or not secret:
-        raise IncompleteSignatureException(
-            f"The {API_KEY_HEADER} header must be <access_key_id>:<secret_access_key>."
-        )
-    accounts = services_of(request).accounts
-    expected = accounts.secret_for(key_id)
-    if expected is None:
-        raise UnrecognizedClientException(
-            f"The access key id {key_id[:40]!r} is unknown or has been revoked."
-        )
-    if not hmac.compare_digest(secret.encode(), expected.encode()):
-        raise InvalidSignatureException(
-            f"The secret access key in {API_KEY_HEADER} does not match the access key id "
-            f"{key_id[:40]!r}."
-        )
-    return services_of(request).registry.principal(key_id)
-
-
-CallerDep = Annotated[Principal, Depends(authenticate)]
-
-
-# --- running an operation ----------------------------------------------------------------------
-
-
-async def run(
-    request: Request, caller: Principal, operation: str, params: dict[str, Any], status: int = 200
-) -> JSONResponse:
-    """Validate ``params`` as the AWS JSON door does, run the operation under the policies.
-
-    The rules' inputs come from the X-Facegate-* headers or from the fields CaseReference,
-    WarrantReference, LegalBasis and Provenance; the answer carries RequestedThreshold,
-    EffectiveThreshold, ReviewId and PolicyVersion beside the operation's own fields.
-    """
-    state = request.app.state
-    model = operation_model(operation)
-    assert model is not None
-    services = services_of(request)
-    try:
-        fields = {name: params.pop(name) for _, name, _ in INPUT_HEADERS.values() if name in params}
-        inputs = inputs_from(request.headers, fields)
-        valid = validate(model, params, max_image_bytes=state.settings.decode.max_bytes)
-    except FacegateError as error:
-        await asyncio.to_thread(
-            record_refusal, services, caller, operation, error, request.state.request_id
-        )
-        raise
-    context = Context(
-        settings=state.settings,
-        pool=state.pool,
-        request_id=request.state.request_id,
-        caller=caller,
-        gallery=services.gallery,
-        idempotency=state.idempotency,
-        inputs=inputs,
-    )
-    outcome = await execute(services, operation, valid, context)
-    body = dict(outcome.body)
-    decision = outcome.decision
-    if decision.requested_threshold is not None:
-        body["RequestedThreshold"] = decision.requested_threshold
-        body["EffectiveThreshold"] = decision.effective_threshold
-    if outcome.review_id:
-        body["ReviewId"] = outcome.review_id
-        body["ReviewStatus"] = "open"
-    body["PolicyVersion"] = decision.version
-    return JSONResponse(body, status_code=status, headers=outcome.headers())
-
+from facegate.api.rest.running import run
 
 # --- routes ------------------------------------------------------------------------------------
 

@@ -15,10 +15,10 @@ from fastapi import APIRouter, Request
 from facegate.actions.administration import parse_instant
 from facegate.api.rest.admin import NewUseCase
 from facegate.api.rest.bodies import services_of
+from facegate.api.rest.caller import CallerDep
 from facegate.api.rest.errors import RestRoute
 from facegate.api.rest.guard import guarded
 from facegate.api.rest.openapi import ERROR_RESPONSES
-from facegate.api.rest.routes import CallerDep
 from facegate.audit.log import Recorder
 from facegate.errors import InvalidParameterException
 

@@ -15,10 +15,12 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from facegate.api.rest.bodies import read_body, services_of
+from facegate.api.rest.caller import CallerDep
 from facegate.api.rest.errors import RestRoute
 from facegate.api.rest.guard import guarded
 from facegate.api.rest.openapi import ERROR_RESPONSES, NOT_FOUND, answers, json_body
-from facegate.api.rest.routes import CallerDep, MaxResults, NextToken, run
+from facegate.api.rest.routes import MaxResults, NextToken
+from facegate.api.rest.running import run
 from facegate.audit.log import Recorder
 from facegate.policy.registry import Principal
 
