@@ -19,14 +19,18 @@ from facegate.cli.batch import run_many
 from facegate.cli.output import stderr, stdout
 from facegate.config import load_settings
 from facegate.fairness.calibrate import compute_calibration
-from facegate.vision.dataset import EmbeddingCache, list_samples, read_groups
+from facegate.vision.dataset import EmbeddingCache, Sample, list_samples, read_groups
 from facegate.vision.geometry import face_pose
 from facegate.vision.models import DEFAULT_CHAIN
 from facegate.vision.quality import FaceMeasures, reasons_at
 
 
 def embed_dataset(
-    samples: list, cache: EmbeddingCache, settings: Any, detector: str | None, n_workers: int
+    samples: list[Sample],
+    cache: EmbeddingCache,
+    settings: Any,
+    detector: str | None,
+    n_workers: int,
 ) -> list[dict[str, np.ndarray] | None]:
     """The cached analysis of each sample's largest face, computing what the cache lacks."""
     entries: list[dict[str, np.ndarray] | None] = []
@@ -99,10 +103,12 @@ def run_calibrate(args: argparse.Namespace) -> int:
     cache = EmbeddingCache(cache_root, DEFAULT_CHAIN.version, detector)
     entries = embed_dataset(samples, cache, settings, args.detector, args.workers)
 
-    enrolled, failures = [], Counter()
+    enrolled: list[tuple[Sample, dict[str, np.ndarray]]] = []
+    failures: Counter[str] = Counter()
     for sample, entry in zip(samples, entries, strict=True):
         reason = enrollment_failure(entry, args.quality_filter)
         if reason is None:
+            assert entry is not None  # enrollment_failure gives a reason for a missing entry
             enrolled.append((sample, entry))
         else:
             failures[f"{groups.get(sample.subject, 'no group')}: {reason}"] += 1

@@ -115,12 +115,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     root = Path(args.cache) if args.cache else settings.data_dir / "cache" / "embeddings"
     cache = EmbeddingCache(root, DEFAULT_CHAIN.version, detector)
     entries = embed_dataset(samples, cache, settings, args.detector, args.workers)
-    faces, failures, attempted = [], [], Counter()
+    faces: list[Face] = []
+    failures: list[tuple[str, str]] = []
+    attempted: Counter[str] = Counter()
     for sample, entry in zip(samples, entries, strict=True):
         group = groups.get(sample.subject, "no group")
         attempted[group] += 1
         reason = enrollment_failure(entry, args.quality_filter)
         if reason is None:
+            assert entry is not None  # enrollment_failure gives a reason for a missing entry
             faces.append(Face(sample.subject, group, entry["embedding"][0]))
         else:
             failures.append((group, reason))

@@ -115,5 +115,6 @@ class EmbeddingCache:
     def put(self, data: bytes, entry: dict[str, np.ndarray]) -> None:
         path = self._path(data)
         tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, **entry)
+        # allow_pickle=True is numpy's default, named so that **entry only fills the arrays
+        np.savez(tmp, allow_pickle=True, **entry)
         tmp.replace(path)

@@ -27,6 +27,15 @@ from facegate.vision.quality import brightness, sharpness
 DEFAULT_SIMILARITY_THRESHOLD = 80.0
 
 
+def stacked_embeddings(faces: list[Face]) -> np.ndarray:
+    """The descriptors :meth:`FaceEngine.embed_faces` computed for ``faces``, one row each."""
+    vectors: list[np.ndarray] = []
+    for face in faces:
+        assert face.embedding is not None, "embed_faces computes every face's descriptor"
+        vectors.append(face.embedding)
+    return np.stack(vectors)
+
+
 class FaceEngine:
     """Detection, analysis, embedding and comparison on one model chain."""
 
@@ -104,6 +113,7 @@ class FaceEngine:
         """Calibrated 0-100 similarity between one vector and one or many others."""
         distance = np.linalg.norm(np.atleast_2d(b) - np.asarray(a), axis=1)
         sims = self.calibration.similarity(distance)
+        assert isinstance(sims, np.ndarray)  # the distances are 1-d, so are their similarities
         return float(sims[0]) if np.ndim(b) == 1 else sims
 
     # --- Rekognition operations --------------------------------------------------------------
@@ -139,11 +149,12 @@ class FaceEngine:
         self.embed_faces(src_pixels, [probe])
         tgt = self.analyze_pixels(tgt_pixels, detector=detector)
         candidates = [f for f in tgt.faces if not f.reasons(quality_filter)]
-        matches, unmatched = [], []
+        matches: list[dict[str, Any]] = []
+        unmatched: list[dict[str, Any]] = []
         if candidates:
             self.embed_faces(tgt_pixels, candidates)
             assert probe.embedding is not None
-            sims = self.similarity(probe.embedding, np.stack([f.embedding for f in candidates]))
+            sims = self.similarity(probe.embedding, stacked_embeddings(candidates))
             for face, sim in zip(candidates, np.atleast_1d(sims), strict=True):
                 detail = face.face_detail(tgt.width, tgt.height)
                 if sim >= threshold:

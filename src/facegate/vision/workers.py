@@ -18,7 +18,7 @@ import numpy as np
 
 from facegate.config import Settings
 from facegate.errors import FacegateError
-from facegate.vision.engine import FaceEngine
+from facegate.vision.engine import FaceEngine, stacked_embeddings
 
 _engine: FaceEngine | None = None
 
@@ -128,7 +128,7 @@ def embed_image(
         "width": analysis.width,
         "height": analysis.height,
         "faces_found": len(analysis.faces),
-        "embeddings": np.stack([f.embedding for f in faces]) if faces else np.zeros((0, 128), "f4"),
+        "embeddings": stacked_embeddings(faces) if faces else np.zeros((0, 128), "f4"),
         "boxes": np.array([[f.box.left, f.box.top, f.box.right, f.box.bottom] for f in faces]),
         "landmarks": np.stack([f.landmarks for f in faces]) if faces else np.zeros((0, 5, 2)),
         "detectors": [f.detector for f in faces],

@@ -194,7 +194,11 @@ async def request_footage(request: Request, caller: CallerDep, body: NewRequest)
     footage = services_of(request).footage
     start = parse_instant(body.WindowStart, "WindowStart")
     end = parse_instant(body.WindowEnd, "WindowEnd")
-    area = body.Area and Area(body.Area.Latitude, body.Area.Longitude, body.Area.RadiusMeters)
+    area = (
+        Area(body.Area.Latitude, body.Area.Longitude, body.Area.RadiusMeters)
+        if body.Area is not None
+        else None
+    )
 
     def work(record: Recorder) -> dict[str, Any]:
         record.entry.case_reference = body.IncidentReference

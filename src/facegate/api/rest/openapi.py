@@ -74,8 +74,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     500: _error("InternalServerError."),
     "default": _error("Any other error, in the same shape."),
 }
-NOT_FOUND = {404: _error("ResourceNotFoundException: no such collection, face or user.")}
-CONFLICT = {409: _error("ResourceAlreadyExistsException or ConflictException: it exists already.")}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: _error("ResourceNotFoundException: no such collection, face or user.")
+}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: _error("ResourceAlreadyExistsException or ConflictException: it exists already.")
+}
 
 
 def shape_schema(shape: Shape, seen: tuple[str, ...] = ()) -> dict[str, Any]:
