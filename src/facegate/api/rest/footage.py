@@ -21,10 +21,10 @@ from pydantic import BaseModel, Field
 from facegate.actions import acting
 from facegate.actions.administration import parse_instant
 from facegate.api.rest.bodies import services_of
+from facegate.api.rest.caller import CallerDep
 from facegate.api.rest.errors import RestRoute
 from facegate.api.rest.guard import guarded
 from facegate.api.rest.openapi import CONFLICT, ERROR_RESPONSES, NOT_FOUND
-from facegate.api.rest.routes import CallerDep
 from facegate.audit.log import Record, Recorder
 from facegate.footage.geometry import Area
 from facegate.footage.sharing import Add, Offer, share
