@@ -83,7 +83,7 @@ def _print(result: Any, as_json: bool) -> None:
 
 def run_accountability(args: argparse.Namespace) -> int:
     from facegate.audit.verify import verify_export
-    from facegate.policy.administration import parse_instant
+    from facegate.actions.administration import parse_instant
 
     try:
         if args.command == "audit" and args.action == "verify" and args.export:
@@ -145,7 +145,7 @@ def _dispatch(args, services, actor, parse_instant) -> Any:
             )
         return services.audit.checkpoint() or {"checkpoint": "nothing new to sign"}
     if args.command == "retention":
-        from facegate.maintenance import purge_retention
+        from facegate.actions.maintenance import purge_retention
 
         at = parse_instant(args.at, "--at") if args.at else None
         receipts = purge_retention(services, now=at, requested_by=actor)
@@ -155,7 +155,7 @@ def _dispatch(args, services, actor, parse_instant) -> Any:
             "receipt_ids": [r["receipt_id"] for r in receipts],
         }
     if args.command == "erase":
-        from facegate.maintenance import erase
+        from facegate.actions.maintenance import erase
 
         return erase(services, args.org, args.subject, requested_by=actor)
     from facegate.reports.accountability import accountability
