@@ -44,50 +44,61 @@ Run it (about 7 minutes on 2 idle cores):
     .venv/bin/python bench/video.py                 # writes bench/results/video.json
     .venv/bin/python bench/video.py --quick         # 20 s video, one run each: video-quick.json
     .venv/bin/python bench/video.py --seconds 120 --repeat 5 --output PATH
+
+bench/_common.py holds the helpers it shares with the other benchmarks (the server among them).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
 import os
-import platform
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import httpx
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-sys.path.insert(0, str(REPO))
+from _common import (
+    BUSY_LOAD,
+    DATA,
+    REPO,
+    add_output_option,
+    cpu_model,
+    governed_client,
+    load_average,
+    log,
+    now_utc,
+    output_path,
+    server,
+    system,
+    workdir,
+    write_results,
+)
+from facegate.config import Settings, VideoSettings
+from facegate.video.analysis import engine_settings
+from facegate.video.media import VideoMetadata, frames, probe
+from facegate.video.segments import segments_of
+from facegate.vision.engine import FaceEngine
+from facegate.vision.models import dlib_build
 
-from facegate.config import Settings, VideoSettings  # noqa: E402
-from facegate.video.analysis import engine_settings  # noqa: E402
-from facegate.video.media import VideoMetadata, frames, probe  # noqa: E402
-from facegate.video.segments import segments_of  # noqa: E402
-from facegate.vision.engine import FaceEngine  # noqa: E402
-from facegate.vision.models import dlib_build  # noqa: E402
-from tests.server import BASIS, Server  # noqa: E402
+if TYPE_CHECKING:
+    from tests.server import Server
 
-DATA = REPO / "tests" / "data" / "face_recognition"
-CLIP = DATA / "short_hamilton_clip.mp4"
+CLIPS = DATA / "face_recognition"
+CLIP = CLIPS / "short_hamilton_clip.mp4"
 CAST = ("lin-manuel-miranda", "alex-lacamoire")
 OPERATIONS = ("verify", "identify", "video-identify", "enroll", "manage", "detect")
-DEFAULT_OUTPUT = BENCH / "results" / "video.json"
-QUICK_OUTPUT = BENCH / "results" / "video-quick.json"
+OUTPUT = "video.json"
+QUICK_OUTPUT = "video-quick.json"
 WORKER_COUNTS = (1, 2)
 KINDS = ("detection", "search")
 POLL_SECONDS = 0.2
 JOB_TIMEOUT = 1800.0
-BUSY_LOAD = 1.5
 CONTENDED_SHARE = 0.1  # a run is contended when other processes used 10% of the machine's CPU
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -95,37 +106,17 @@ TICKS = os.sysconf("SC_CLK_TCK")
 # --------------------------------------------------------------------------- helpers
 
 
-def log(message: str) -> None:
-    """Progress on stderr (stdout carries the summary)."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def load_average() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine() -> dict[str, Any]:
     return {
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)),
+        **system(
+            {
+                "pyav": av.__version__,
+                "ffmpeg": ".".join(str(part) for part in av.library_versions["libavcodec"]),
+                "dlib_build": dlib_build(),
+                "database": "SQLite (the server's default, in the temporary data directory)",
+            }
+        ),
         "cpu_model": cpu_model(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "pyav": av.__version__,
-        "ffmpeg": ".".join(str(part) for part in av.library_versions["libavcodec"]),
-        "dlib_build": dlib_build(),
-        "database": "SQLite (the server's default, in the temporary data directory)",
     }
 
 
@@ -243,21 +234,14 @@ def check_video(path: Path, seconds: float) -> VideoMetadata:
 
 
 class Bench:
-    """One server with N video workers, its key, collection and uploaded videos."""
+    """A server with N video workers: its key, collection and uploaded videos."""
 
-    def __init__(self, data_dir: Path, workers: int, settings: VideoSettings):
-        self.server = Server(
-            data_dir,
-            FACEGATE_WORKERS="1",
-            FACEGATE_VIDEO_WORKERS=str(workers),
-            FACEGATE_VIDEO_SAMPLE_FPS=f"{settings.sample_fps:g}",
-            FACEGATE_VIDEO_DETECTOR=settings.detector,
-        )
-        keys = self.server.governed_keys(
-            "bench-newsroom", purpose="media_archive", operations=OPERATIONS
+    def __init__(self, running: Server):
+        self.server = running
+        keys, self.client = governed_client(
+            running, "bench-newsroom", purpose="media_archive", operations=OPERATIONS
         )
         self.api_key = f"{keys[0]}:{keys[1]}"
-        self.client = self.server.client(keys, headers=BASIS)
         self.http = httpx.Client(
             base_url=self.server.url, headers={"X-Api-Key": self.api_key}, timeout=120
         )
@@ -265,7 +249,7 @@ class Bench:
         for name in CAST:
             self.client.index_faces(
                 CollectionId="cast",
-                Image={"Bytes": (DATA / f"{name}.png").read_bytes()},
+                Image={"Bytes": (CLIPS / f"{name}.png").read_bytes()},
                 ExternalImageId=name,
             )
 
@@ -374,47 +358,59 @@ def bench_workers(
 ) -> dict[str, Any]:
     settings = VideoSettings()
     log(f"{workers} video worker(s): starting a server")
-    bench = Bench(tmp / f"server-{workers}", workers, settings)
-    try:
-        short_id = bench.upload(CLIP)
-        long_id = bench.upload(long_path)
-        warm = bench.run("detection", short_id, "warm-up")
-        log(f"  warm-up detection on the short clip: {warm['seconds']:.1f} s (models loaded)")
-        runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
-        for round_ in range(args.repeat):
-            for kind in KINDS:
-                run = bench.run(kind, long_id, f"bench-{kind}-{round_}")
-                run.update(figures(run["seconds"], run["frames_analysed"], meta))
-                run.update(bench.answer(kind, run["job_id"]))
-                runs[kind].append(run)
-                log(
-                    f"  {kind} #{round_ + 1}: {run['seconds']:.1f} s, "
-                    f"{run['frames_analysed_per_s']:.2f} frames/s analysed, "
-                    f"real time x{run['real_time_ratio']:.2f} "
-                    f"(analysis done at {run['all_frames_done_after_s']:.1f} s), "
-                    f"cpu {run['cpu_seconds']}"
-                )
-        out: dict[str, Any] = {
-            "video_workers": workers,
-            "request_workers": 1,
-            "warm_up": {
-                "what": "one untimed StartFaceDetection on the short clip (9.2 s) first: the "
-                "server's first video job starts the video pool, whose processes load the models",
-                "seconds": warm["seconds"],
-            },
-        }
+    with server(
+        tmp / f"server-{workers}",
+        FACEGATE_VIDEO_WORKERS=str(workers),
+        FACEGATE_VIDEO_SAMPLE_FPS=f"{settings.sample_fps:g}",
+        FACEGATE_VIDEO_DETECTOR=settings.detector,
+    ) as running:
+        bench = Bench(running)
+        try:
+            return bench_runs(bench, workers, args, long_path, meta)
+        finally:
+            bench.http.close()
+
+
+def bench_runs(
+    bench: Bench, workers: int, args: argparse.Namespace, long_path: Path, meta: VideoMetadata
+) -> dict[str, Any]:
+    """The warm-up job, then ``args.repeat`` timed jobs of each kind."""
+    short_id = bench.upload(CLIP)
+    long_id = bench.upload(long_path)
+    warm = bench.run("detection", short_id, "warm-up")
+    log(f"  warm-up detection on the short clip: {warm['seconds']:.1f} s (models loaded)")
+    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
+    for round_ in range(args.repeat):
         for kind in KINDS:
-            median = statistics.median(r["seconds"] for r in runs[kind])
-            frames_done = runs[kind][0]["frames_analysed"]
-            out[kind] = {
-                "median": figures(median, frames_done, meta),
-                "runs_contended": sum(r["contended"] for r in runs[kind]),
-                "runs": runs[kind],
-            }
-        return out
-    finally:
-        bench.http.close()
-        bench.server.stop()
+            run = bench.run(kind, long_id, f"bench-{kind}-{round_}")
+            run.update(figures(run["seconds"], run["frames_analysed"], meta))
+            run.update(bench.answer(kind, run["job_id"]))
+            runs[kind].append(run)
+            log(
+                f"  {kind} #{round_ + 1}: {run['seconds']:.1f} s, "
+                f"{run['frames_analysed_per_s']:.2f} frames/s analysed, "
+                f"real time x{run['real_time_ratio']:.2f} "
+                f"(analysis done at {run['all_frames_done_after_s']:.1f} s), "
+                f"cpu {run['cpu_seconds']}"
+            )
+    out: dict[str, Any] = {
+        "video_workers": workers,
+        "request_workers": 1,
+        "warm_up": {
+            "what": "one untimed StartFaceDetection on the short clip (9.2 s) first: the "
+            "server's first video job starts the video pool, whose processes load the models",
+            "seconds": warm["seconds"],
+        },
+    }
+    for kind in KINDS:
+        median = statistics.median(r["seconds"] for r in runs[kind])
+        frames_done = runs[kind][0]["frames_analysed"]
+        out[kind] = {
+            "median": figures(median, frames_done, meta),
+            "runs_contended": sum(r["contended"] for r in runs[kind]),
+            "runs": runs[kind],
+        }
+    return out
 
 
 # --------------------------------------------------------------------------- breakdown
@@ -515,11 +511,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=60.0, help="length of the test video")
     p.add_argument("--repeat", type=int, default=3, help="timed jobs of each kind per server")
     p.add_argument("--quick", action="store_true", help="20 s video, one run of each kind")
-    p.add_argument("--output", type=Path, default=None)
+    add_output_option(p, OUTPUT, QUICK_OUTPUT)
     args = p.parse_args(argv)
     if args.quick:
         args.seconds, args.repeat = min(args.seconds, 20.0), 1
-    args.output = args.output or (QUICK_OUTPUT if args.quick else DEFAULT_OUTPUT)
+    args.output = output_path(args, OUTPUT, QUICK_OUTPUT)
     if args.repeat < 1 or args.seconds < 2:
         p.error("--repeat must be at least 1 and --seconds at least 2")
     return args
@@ -534,7 +530,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "boto3, policy point, SQLite, the video pool of engine processes, tracking, search): "
         "wall time from the Start call to JobStatus SUCCEEDED (polled every "
         f"{POLL_SECONDS} s through GET /v1/video/jobs/{{JobId}}), on 1 and 2 video workers",
-        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "date_utc": now_utc(),
         "machine": machine(),
         "load_average_1_5_15_at_start": load_average(),
         "sampling": {
@@ -550,8 +546,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "'median' are computed from the median seconds",
     }
     log(f"load average {result['load_average_1_5_15_at_start']}, {os.cpu_count()} CPUs")
-    with tempfile.TemporaryDirectory(prefix="facegate-bench-video-") as tmp_name:
-        tmp = Path(tmp_name)
+    with workdir("video") as tmp:
         long_path = tmp / "long.mp4"
         built = build_video(CLIP, long_path, args.seconds)
         meta = check_video(long_path, args.seconds)
@@ -609,8 +604,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(the load average at the end counts this benchmark's own workers, so it is not used)"
     )
     result["duration_s"] = round(time.perf_counter() - began, 1)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=1) + "\n")
+    write_results(args.output, result, indent=1)
     summary = {
         f"{w['video_workers']} workers": {
             kind: {
