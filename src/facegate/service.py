@@ -23,6 +23,7 @@ from facegate.gallery.indexes import IndexRegistry
 from facegate.gallery.store import Gallery
 from facegate.gallery.tokens import TokenSigner
 from facegate.policy.accounts import Accounts, IssuedKey
+from facegate.policy.console_users import ConsoleAccounts
 from facegate.policy.engine import PolicyError, PolicySet, load_policy_set
 from facegate.policy.limits import Counters
 from facegate.policy.point import DecisionPoint
@@ -32,7 +33,6 @@ from facegate.video.jobs import VideoJobs
 from facegate.video.store import VideoStore
 from facegate.vision.calibration import shipped_calibration
 from facegate.vision.models import DEFAULT_CHAIN
-from facegate.web.accounts import ConsoleAccounts
 
 OPERATOR_ORGANIZATION = "operator"
 OPERATOR_MEMBER = "operator"  # the first operator's member name and console username

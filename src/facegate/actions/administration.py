@@ -23,7 +23,7 @@ REVIEW_OPERATIONS = ("GetReview", "DecideReview", "GetReviewResult")
 
 
 class ConsoleUsers(Protocol):
-    """The console's sign-ins, as the operator administers them (``web.accounts``)."""
+    """The console's sign-ins, as the operator administers them (``policy.console_users``)."""
 
     def create_user(
         self,

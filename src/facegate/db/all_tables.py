@@ -11,7 +11,6 @@ from facegate.footage import tables as footage_tables
 from facegate.gallery import tables as gallery_tables
 from facegate.policy import tables as policy_tables
 from facegate.video import tables as video_tables
-from facegate.web import tables as web_tables
 
 MODULES = (
     gallery_tables,
@@ -20,5 +19,4 @@ MODULES = (
     fairness_tables,
     video_tables,
     footage_tables,
-    web_tables,
 )

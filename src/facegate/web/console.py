@@ -34,10 +34,10 @@ from fastapi.templating import Jinja2Templates
 from facegate.actions.acting import guarded
 from facegate.audit.log import Recorder
 from facegate.errors import FacegateError
+from facegate.policy.console_users import ConsoleAccounts, SignedIn
 from facegate.policy.point import Resource
 from facegate.policy.registry import Principal
 from facegate.service import Services
-from facegate.web.accounts import ConsoleAccounts, SignedIn
 
 COOKIE = "facegate_console"
 SIGNIN_COOKIE = "facegate_signin"  # double-submit CSRF token of the sign-in form

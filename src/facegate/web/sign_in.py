@@ -3,7 +3,7 @@
 The sign-in form carries a double-submit CSRF token (a cookie and a hidden field); a
 successful sign-in sets the session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS) and
 goes on to the console page asked for (never to another site). Sign-ins and sign-outs are
-recorded by :class:`~facegate.web.accounts.ConsoleAccounts`.
+recorded by :class:`~facegate.policy.console_users.ConsoleAccounts`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import secrets
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from facegate.web.accounts import SignInRefused
+from facegate.policy.console_users import SignInRefused
 from facegate.web.console import (
     COOKIE,
     PREFIX,

@@ -33,8 +33,7 @@ from facegate.errors import (
     ResourceNotFoundException,
 )
 from facegate.gallery.tables import Organization
-from facegate.policy.tables import Member
-from facegate.web.tables import ConsoleSession, ConsoleUser
+from facegate.policy.tables import ConsoleSession, ConsoleUser, Member
 
 MAX_FAILURES = 5  # consecutive wrong passwords before the account locks
 LOCK = timedelta(minutes=15)
@@ -324,4 +323,3 @@ def _verify(hashed: str, password: str) -> bool:
         return _hasher.verify(hashed, password[:1024])
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
-
