@@ -82,8 +82,8 @@ def _print(result: Any, as_json: bool) -> None:
 
 
 def run_accountability(args: argparse.Namespace) -> int:
-    from facegate.audit.verify import verify_export
     from facegate.actions.administration import parse_instant
+    from facegate.audit.verify import verify_export
 
     try:
         if args.command == "audit" and args.action == "verify" and args.export:
