@@ -638,22 +638,28 @@ def test_the_fairness_gate_allows_identification_only_with_an_audit_within_limit
         load_policy_set(None), Counters(sessions), clock=lambda: DURING, gate=gate.status
     )
     p = who("commercial", "photo_organization")
+
+    def record(_session, _answer) -> None:  # the CLI's Recorder commits here, with the audit
+        recorded.append(_answer["audit_id"])
+
+    recorded: list[int] = []
     closed = pdp.decide(p, ask(p, "SearchFacesByImage"))
     _expect(closed, ["FAIRNESS-GATE"])
     assert "no demographic audit" in closed.error.message
     assert pdp.decide(p, ask(p, "CompareFaces")).allowed  # verification is not gated
-    failing = gate.record(_report(4.2, 0.1), b"r1", "tests")
+    failing = gate.record(_report(4.2, 0.1), b"r1", "tests", record)
     assert failing["within_limits"] is False
     denied = pdp.decide(p, ask(p, "SearchFacesByImage"))
     _expect(denied, ["FAIRNESS-GATE"])
     assert f"audit {failing['audit_id']}" in denied.error.message
     assert "fmr_max_geomean 4.2 > 3" in denied.error.message
-    undefined = gate.record(_report(None, 0.1), b"r2", "tests")
+    undefined = gate.record(_report(None, 0.1), b"r2", "tests", record)
     assert "undefined" in pdp.decide(p, ask(p, "SearchFaces")).error.message
     assert undefined["within_limits"] is False
-    passing = gate.record(_report(2.5, 0.2), b"r3", "tests")
+    passing = gate.record(_report(2.5, 0.2), b"r3", "tests", record)
     assert passing["within_limits"] is True
     assert pdp.decide(p, ask(p, "SearchFacesByImage")).allowed
+    assert recorded == [failing["audit_id"], undefined["audit_id"], passing["audit_id"]]
     other_model = FairnessGate(sessions, "another-model", enabled=True)
     assert other_model.status().closed  # an audit of one model says nothing of another
     off = FairnessGate(sessions, "another-model", enabled=False)

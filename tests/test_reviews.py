@@ -48,6 +48,13 @@ def reviews(tmp_path):
     return store, clock
 
 
+def recorded(store: Reviews, operation: str):
+    """A real record for a change the test makes (every change takes one)."""
+    from facegate.audit.log import AuditLog, Entry, Recorder
+
+    return Recorder(AuditLog(store.sessions), Entry(operation, "allow", member="test"))
+
+
 def person(holder: str, *roles: str) -> Principal:
     return Principal(
         access_key_id=f"K{holder}",
@@ -84,15 +91,17 @@ def test_a_review_nobody_decides_expires_and_its_material_is_deleted(reviews):
     clock.now = START + timedelta(hours=71, minutes=59)
     assert [r["ReviewId"] for r in store.listing(BOB)] == [review_id]
     clock.now = START + timedelta(hours=72)
-    assert store.expire() == {"expired": 1, "purged": 0}
+    assert store.expire(recorded(store, "System.ExpireReviews")) == {"expired": 1, "purged": 0}
     assert store.listing(BOB) == []
     result = store.result(ALICE, review_id)
     assert result["Status"] == "expired" and "Result" not in result
     with pytest.raises(ConflictException):
-        store.decide(BOB, review_id, "confirm", ["f-1"], "too late")
+        store.decide(
+            BOB, review_id, "confirm", ["f-1"], "too late", recorded(store, "DecideReview")
+        )
     assert store.show(BOB, review_id)["Probe"]["Crop"]  # kept until retention ends
     clock.now = START + timedelta(hours=72, days=30)
-    assert store.expire() == {"expired": 0, "purged": 1}
+    assert store.expire(recorded(store, "System.ExpireReviews")) == {"expired": 0, "purged": 1}
     shown = store.show(BOB, review_id)
     assert shown["Candidates"] == [] and "deleted" in shown["Notice"]
 
@@ -101,15 +110,19 @@ def test_a_confirmed_release_is_deleted_after_retention(reviews):
     store, clock = reviews
     review_id = open_one(store)
     with pytest.raises(InvalidParameterException):
-        store.decide(BOB, review_id, "confirm", ["f-9"], "not offered")
+        store.decide(
+            BOB, review_id, "confirm", ["f-9"], "not offered", recorded(store, "DecideReview")
+        )
     with pytest.raises(InvalidParameterException):
-        store.decide(BOB, review_id, "confirm", [], "names nobody")
-    decided = store.decide(BOB, review_id, "confirm", ["f-2"], "the ears match")
+        store.decide(BOB, review_id, "confirm", [], "names nobody", recorded(store, "DecideReview"))
+    decided = store.decide(
+        BOB, review_id, "confirm", ["f-2"], "the ears match", recorded(store, "DecideReview")
+    )
     assert decided["Status"] == "confirmed"
     released = store.result(ALICE, review_id)
     assert [m["Face"]["FaceId"] for m in released["Result"]["FaceMatches"]] == ["f-2"]
     assert released["Label"] == "INVESTIGATIVE_LEAD"
     clock.now = START + timedelta(days=31)
-    store.expire()
+    store.expire(recorded(store, "System.ExpireReviews"))
     gone = store.result(ALICE, review_id)
     assert gone["Status"] == "confirmed" and "Result" not in gone and "deleted" in gone["Notice"]

@@ -121,9 +121,10 @@ class FairnessGate:
         report: dict[str, Any],
         raw: bytes,
         by: str,
-        record: Callable[[Session, dict[str, Any]], None] | None = None,
+        record: Callable[[Session, dict[str, Any]], None],
     ) -> dict[str, Any]:
-        """Record an audit report (the runner's JSON); answers what the gate now says."""
+        """Record an audit report (the runner's JSON); answers what the gate now says.
+        ``record`` writes the audit record of it in the same transaction."""
         if report.get("format") != REPORT_FORMAT:
             raise InvalidParameterException(
                 f"Not a facegate fairness report (format {report.get('format')!r}; expected "
@@ -153,8 +154,7 @@ class FairnessGate:
                 "failed": judge(report["summary"], self.limits),
                 "limits": self.limits,
             }
-            if record is not None:
-                record(s, out)
+            record(s, out)
         with self._lock:
             self._cached = None
         return out

@@ -301,7 +301,7 @@ class Reviews:
         decision: str,
         candidates: list[str],
         note: str,
-        record: Record | None = None,
+        record: Record,
     ) -> dict[str, Any]:
         """Record a reviewer's decision (the policy point has checked who may decide)."""
         decision = decision.lower()
@@ -363,8 +363,7 @@ class Reviews:
                     f"{'has' if agreeing == 1 else 'have'} given this decision."
                 )
             s.flush()
-            if record is not None:
-                record(s, out)
+            record(s, out)
             return out
 
     def result(self, principal: Principal, review_id: str) -> dict[str, Any]:
@@ -391,7 +390,7 @@ class Reviews:
 
     # --- expiry and retention --------------------------------------------------------------
 
-    def expire(self, record: Record | None = None) -> dict[str, int]:
+    def expire(self, record: Record) -> dict[str, int]:
         """Close reviews past their deadline; delete material past its retention.
 
         ``record(session, counts)`` is called in the same transaction when anything changed.
@@ -411,7 +410,7 @@ class Reviews:
                 .values(sealed_result=None, sealed_probe=None, sealed_release=None),
             )
             counts = {"expired": expired or 0, "purged": purged or 0}
-            if record is not None and (expired or purged):
+            if expired or purged:  # a sweep that changed nothing leaves no record
                 record(s, counts)
         return counts
 
