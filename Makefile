@@ -1,7 +1,7 @@
 # facegate: two commands on a fresh machine.
 #   make serve   create .venv, install, start the service on 127.0.0.1:8080
 #   make test    install the test dependencies and run the whole suite
-#   make test-fast  the in-process tests only (no server, no browser): a quick check
+#   make test-fast  the quick in-process tests (no server, no browser, nothing slow)
 #   make bench   run the benchmarks, results in bench/results/
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -44,7 +44,7 @@ test: install-test lint
 	$(BIN)/python -m pytest
 
 test-fast: install-test
-	$(BIN)/python -m pytest -q -m "not server and not browser"
+	$(BIN)/python -m pytest -q -m "not server and not browser and not slow"
 
 # The browser tests, saving their screenshots over the README's (docs/screenshots/); a plain
 # test run saves them to build/screenshots/.

@@ -112,7 +112,8 @@ def london_front(subject: str, smiling: bool = False) -> bytes:
 
 def pytest_collection_modifyitems(config, items):
     """Marks what ``make test-fast`` leaves out: tests of modules that start a real server
-    (``server``) or drive a browser (``browser``). Everything else runs in-process."""
+    (``server``) or drive a browser (``browser``), and tests that analyse the whole London set
+    with the real models (a ``london`` fixture: ``slow``). Everything else runs in-process."""
     sources: dict[str, str] = {}
     for item in items:
         path = str(item.path)
@@ -123,3 +124,5 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.server)
         if "from tests.browser" in source:
             item.add_marker(pytest.mark.browser)
+        if "london" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -55,6 +55,7 @@ def test_shipped_artifact_states_its_data_and_rates(shipped):
 
 
 @pytest.mark.models
+@pytest.mark.slow
 def test_threshold_99_holds_for_every_group_on_real_faces(engine, shipped):
     """On the London faces in tests/data, no same-group impostor pair reaches 99."""
     groups = {
@@ -79,6 +80,7 @@ def test_threshold_99_holds_for_every_group_on_real_faces(engine, shipped):
 
 
 @pytest.mark.models
+@pytest.mark.slow
 def test_calibrate_command_writes_a_usable_artifact(tmp_path):
     dataset = tmp_path / "mini"
     views = ("neutral_front", "smiling_front", "neutral_left_3quarter", "neutral_left_profile")

@@ -124,6 +124,7 @@ def test_profile_views_are_extreme_pose_or_not_detected(london):
             assert all("EXTREME_POSE" in f.reasons("LOW") for f in faces), (path, faces)
 
 
+@pytest.mark.slow  # the CNN on full-size profiles
 def test_auto_finds_profiles_that_hog_misses(engine):
     profiles = views("neutral_left_profile") + views("neutral_right_profile")
     found = {
