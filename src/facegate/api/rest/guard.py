@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -32,4 +33,14 @@ def guarded(
         request_id=request.state.request_id,
         resource=resource,
         footage=footage,
+    )
+
+
+async def read(
+    request: Request, caller: Principal, operation: str, resource: str, fetch: Callable[[], Any]
+) -> Any:
+    """A guarded read on the caller's own account: ``fetch()`` changes nothing, so the
+    request's record is written on the way out. From the event loop."""
+    return await asyncio.to_thread(
+        guarded, request, caller, operation, lambda _record: fetch(), resource
     )

@@ -17,7 +17,7 @@ from facegate.api.rest.admin import NewUseCase
 from facegate.api.rest.bodies import services_of
 from facegate.api.rest.caller import CallerDep
 from facegate.api.rest.errors import RestRoute
-from facegate.api.rest.guard import guarded
+from facegate.api.rest.guard import guarded, read
 from facegate.api.rest.openapi import ERROR_RESPONSES
 from facegate.audit.log import Recorder
 from facegate.errors import InvalidParameterException
@@ -55,9 +55,11 @@ async def register(request: Request, caller: CallerDep, body: Registration) -> d
 
 @router.get("", tags=["use cases"], summary="Your organization's use cases")
 async def listing(request: Request, caller: CallerDep) -> dict[str, Any]:
-    services = services_of(request)
-
-    def work(_record: Recorder) -> dict[str, Any]:
-        return {"use_cases": services.registry.use_cases(caller.organization)}
-
-    return await asyncio.to_thread(guarded, request, caller, "ListUseCases", work, "use-cases")
+    registry = services_of(request).registry
+    return await read(
+        request,
+        caller,
+        "ListUseCases",
+        "use-cases",
+        lambda: {"use_cases": registry.use_cases(caller.organization)},
+    )

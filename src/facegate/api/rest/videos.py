@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from facegate.api.rest.bodies import read_body, services_of
 from facegate.api.rest.caller import CallerDep
 from facegate.api.rest.errors import RestRoute
-from facegate.api.rest.guard import guarded
+from facegate.api.rest.guard import guarded, read
 from facegate.api.rest.openapi import ERROR_RESPONSES, NOT_FOUND, answers, json_body
 from facegate.api.rest.routes import MaxResults, NextToken
 from facegate.api.rest.running import run
@@ -75,23 +75,25 @@ async def upload_video(request: Request, caller: CallerDep) -> dict[str, Any]:
 
 @router.get("/videos", tags=["video"], summary="Your organization's videos")
 async def list_videos(request: Request, caller: CallerDep) -> dict[str, Any]:
-    services = services_of(request)
-
-    def work(_record: Recorder) -> dict[str, Any]:
-        return {"Videos": services.videos.listing(caller.organization_id)}
-
-    return await asyncio.to_thread(guarded, request, caller, "ListVideos", work, "videos")
+    videos = services_of(request).videos
+    return await read(
+        request,
+        caller,
+        "ListVideos",
+        "videos",
+        lambda: {"Videos": videos.listing(caller.organization_id)},
+    )
 
 
 @router.get("/videos/{video_id}", tags=["video"], summary="A video's metadata")
 async def get_video(request: Request, caller: CallerDep, video_id: VideoId) -> dict[str, Any]:
-    services = services_of(request)
-
-    def work(_record: Recorder) -> dict[str, Any]:
-        return services.videos.describe(caller.organization_id, video_id)
-
-    return await asyncio.to_thread(
-        guarded, request, caller, "GetVideo", work, f"videos/{video_id[:64]}"
+    videos = services_of(request).videos
+    return await read(
+        request,
+        caller,
+        "GetVideo",
+        f"videos/{video_id[:64]}",
+        lambda: videos.describe(caller.organization_id, video_id),
     )
 
 
@@ -196,23 +198,25 @@ async def get_face_search(
 
 @router.get("/video/jobs", tags=["video"], summary="Your organization's video jobs")
 async def list_jobs(request: Request, caller: CallerDep) -> dict[str, Any]:
-    services = services_of(request)
-
-    def work(_record: Recorder) -> dict[str, Any]:
-        return {"Jobs": services.jobs.listing(caller.organization_id)}
-
-    return await asyncio.to_thread(guarded, request, caller, "ListVideoJobs", work, "video-jobs")
+    jobs = services_of(request).jobs
+    return await read(
+        request,
+        caller,
+        "ListVideoJobs",
+        "video-jobs",
+        lambda: {"Jobs": jobs.listing(caller.organization_id)},
+    )
 
 
 @router.get("/video/jobs/{job_id}", tags=["video"], summary="A video job's status and progress")
 async def get_job(request: Request, caller: CallerDep, job_id: JobId) -> dict[str, Any]:
-    services = services_of(request)
-
-    def work(_record: Recorder) -> dict[str, Any]:
-        return services.jobs.describe(caller.organization_id, job_id)
-
-    return await asyncio.to_thread(
-        guarded, request, caller, "GetVideoJob", work, f"video-jobs/{job_id[:64]}"
+    jobs = services_of(request).jobs
+    return await read(
+        request,
+        caller,
+        "GetVideoJob",
+        f"video-jobs/{job_id[:64]}",
+        lambda: jobs.describe(caller.organization_id, job_id),
     )
 
 
