@@ -54,6 +54,7 @@ screenshots: install-test
 
 bench: install-bench
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/descriptor.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/service.py
 	$(BIN)/python bench/policy.py

@@ -15,6 +15,10 @@ from typing import Literal
 
 Detector = Literal["hog", "cnn", "auto"]
 DETECTORS: tuple[str, ...] = ("hog", "cnn", "auto")
+# Which runtime computes the descriptors (vision/onnx/descriptor.py): onnxruntime when it is
+# available and matches dlib (auto), dlib's own network (dlib), onnxruntime only (onnx).
+DescriptorRuntime = Literal["auto", "dlib", "onnx"]
+DESCRIPTOR_RUNTIMES: tuple[str, ...] = ("auto", "dlib", "onnx")
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,7 @@ class Settings:
     # RETENTION: how often the server purges faces past their deadline (minutes).
     retention_every_minutes: int = 60
     video: VideoSettings = field(default_factory=VideoSettings)
+    descriptor: DescriptorRuntime = "auto"
 
     @property
     def policy_dir(self) -> Path:
@@ -304,6 +309,12 @@ def load_settings(**overrides: object) -> Settings:
         cnn_side=_int("FACEGATE_DETECT_CNN_SIDE", DetectSettings.cnn_side, 80),
         cnn_max_side=_int("FACEGATE_DETECT_CNN_MAX_SIDE", DetectSettings.cnn_max_side, 80),
     )
+    descriptor = _env("FACEGATE_DESCRIPTOR") or "auto"
+    if descriptor not in DESCRIPTOR_RUNTIMES:
+        raise SystemExit(
+            f"FACEGATE_DESCRIPTOR must be one of {', '.join(DESCRIPTOR_RUNTIMES)}, "
+            f"got {descriptor!r}"
+        )
     values: dict[str, object] = {
         "data_dir": Path(_env("FACEGATE_DATA_DIR") or "facegate-data"),
         "host": _env("FACEGATE_HOST") or "127.0.0.1",
@@ -322,6 +333,7 @@ def load_settings(**overrides: object) -> Settings:
         "audit_checkpoint_minutes": _int("FACEGATE_AUDIT_CHECKPOINT_MINUTES", 10),
         "retention_every_minutes": _int("FACEGATE_RETENTION_EVERY_MINUTES", 60),
         "video": load_video(),
+        "descriptor": descriptor,
     }
     known = {f.name for f in fields(Settings)}
     for key, value in overrides.items():
