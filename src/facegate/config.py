@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-Detector = Literal["hog", "cnn", "auto"]
-DETECTORS: tuple[str, ...] = ("hog", "cnn", "auto")
+Detector = Literal["hog", "cnn", "auto", "blazeface"]
+DETECTORS: tuple[str, ...] = ("hog", "cnn", "auto", "blazeface")
 # Which runtime computes the descriptors (vision/onnx/descriptor.py): onnxruntime when it is
 # available and matches dlib (auto), dlib's own network (dlib), onnxruntime only (onnx).
 DescriptorRuntime = Literal["auto", "dlib", "onnx"]
@@ -43,6 +43,9 @@ class DetectSettings:
     cnn_side: int = 256
     # In cnn mode the CNN scans a copy whose longer side is at most this.
     cnn_max_side: int = 640
+    # blazeface: the smallest tiles the full-range network scans (vision/blazeface.py); it
+    # sees them at 192 px, so faces from about a twelfth of this side (32 px at 384) are found.
+    tile_side: int = 384
     max_faces: int = 100
 
 
@@ -308,6 +311,7 @@ def load_settings(**overrides: object) -> Settings:
         upsample_below=_int("FACEGATE_DETECT_UPSAMPLE_BELOW", DetectSettings.upsample_below, 0),
         cnn_side=_int("FACEGATE_DETECT_CNN_SIDE", DetectSettings.cnn_side, 80),
         cnn_max_side=_int("FACEGATE_DETECT_CNN_MAX_SIDE", DetectSettings.cnn_max_side, 80),
+        tile_side=_int("FACEGATE_DETECT_TILE_SIDE", DetectSettings.tile_side, 192),
     )
     descriptor = _env("FACEGATE_DESCRIPTOR") or "auto"
     if descriptor not in DESCRIPTOR_RUNTIMES:

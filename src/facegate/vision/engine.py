@@ -21,6 +21,7 @@ from facegate.vision.decode import DecodedImage, decode_image
 from facegate.vision.detect import detect
 from facegate.vision.faces import Analysis, Face
 from facegate.vision.geometry import Box, face_pose
+from facegate.vision.keypoints import keypoint_pose
 from facegate.vision.models import DEFAULT_CHAIN, LoadedModels, load_models
 from facegate.vision.onnx.descriptor import Descriptor, model_cache_dir, select_descriptor
 from facegate.vision.quality import brightness, sharpness
@@ -82,10 +83,13 @@ class FaceEngine:
                     confidence=det.confidence,
                     detector=det.detector,
                     landmarks=points,
-                    pose=face_pose(points, det.frontal),
+                    pose=face_pose(points, det.frontal)
+                    if det.keypoints is None
+                    else keypoint_pose(det.keypoints),
                     frontal=det.frontal,
                     brightness=brightness(pixels, det.box),
                     sharpness=sharpness(pixels, det.box),
+                    keypoints=det.keypoints,
                 )
             )
         if embed and faces:
