@@ -119,14 +119,21 @@ def test_max_faces_keeps_the_largest(engine):
 
 
 def test_boxes_map_back_from_every_pass(engine):
-    """The same photo at 1920x1080 (tiles of two sizes) and 853x480 gives the same face."""
+    """The same photo at 1920x1080 (tiles of two sizes), 853x480, and 3840x2160 (scanned on a
+    working copy of 2560x1440) gives the same face."""
     big = engine.detect_faces(read("face_recognition/obama-1080p.jpg"), detector=BLAZEFACE)
     small = engine.detect_faces(read("face_recognition/obama-480p.jpg"), detector=BLAZEFACE)
-    assert len(big["FaceDetails"]) == len(small["FaceDetails"]) == 1
-    for key in ("Left", "Top", "Width", "Height"):
-        a = big["FaceDetails"][0]["BoundingBox"][key]
-        b = small["FaceDetails"][0]["BoundingBox"][key]
-        assert abs(a - b) < 0.02, key
+    pixels = engine.decode(read("face_recognition/obama-1080p.jpg")).pixels
+    huge = Image.fromarray(pixels).resize((3840, 2160), Image.Resampling.BICUBIC)
+    assert max(huge.size) > engine.settings.detect.tile_max_side
+    analysis = engine.analyze_pixels(np.asarray(huge), detector=BLAZEFACE)
+    largest = analysis.face_details()
+    for found in (small, {"FaceDetails": largest}):
+        assert len(big["FaceDetails"]) == len(found["FaceDetails"]) == 1
+        for key in ("Left", "Top", "Width", "Height"):
+            a = big["FaceDetails"][0]["BoundingBox"][key]
+            b = found["FaceDetails"][0]["BoundingBox"][key]
+            assert abs(a - b) < 0.02, key
 
 
 # --- small faces in a large image -----------------------------------------------------------

@@ -46,6 +46,9 @@ class DetectSettings:
     # blazeface: the smallest tiles the full-range network scans (vision/blazeface.py); it
     # sees them at 192 px, so faces from about a twelfth of this side (32 px at 384) are found.
     tile_side: int = 384
+    # blazeface scans a working copy whose longer side is at most this (bounds the tiles: a
+    # 2560x1440 copy takes about 0.4 s on one core).
+    tile_max_side: int = 2560
     max_faces: int = 100
 
 
@@ -312,6 +315,7 @@ def load_settings(**overrides: object) -> Settings:
         cnn_side=_int("FACEGATE_DETECT_CNN_SIDE", DetectSettings.cnn_side, 80),
         cnn_max_side=_int("FACEGATE_DETECT_CNN_MAX_SIDE", DetectSettings.cnn_max_side, 80),
         tile_side=_int("FACEGATE_DETECT_TILE_SIDE", DetectSettings.tile_side, 192),
+        tile_max_side=_int("FACEGATE_DETECT_TILE_MAX_SIDE", DetectSettings.tile_max_side, 192),
     )
     descriptor = _env("FACEGATE_DESCRIPTOR") or "auto"
     if descriptor not in DESCRIPTOR_RUNTIMES:

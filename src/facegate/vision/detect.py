@@ -7,10 +7,12 @@
 non-frontal faces. docs/engine.md has the measurements behind this cascade.
 ``blazeface``: MediaPipe's BlazeFace in OpenCV DNN (``vision/blazeface.py``): the full-range
 network on the whole image and on overlapping tiles, the short-range one on the whole image,
-merged. Finds small and turned faces; gives six keypoints (``Detection.keypoints``) from which
-``vision/keypoints.py`` reports the landmarks and the pose. Its boxes are mapped to the
-convention of HOG's (:data:`BLAZEFACE_TO_DLIB_BOX`), so the quality bars, the crops and dlib's
-5-point predictor, which aligns the descriptor, see the boxes they were made for.
+merged, on a working copy whose longer side is at most ``tile_max_side``. Finds small (from
+about 30 px) and turned faces, profiles included; gives six keypoints
+(``Detection.keypoints``) from which ``vision/keypoints.py`` reports the landmarks and the
+pose. Its boxes are mapped to the convention of HOG's (:data:`BLAZEFACE_TO_DLIB_BOX`), so
+the quality bars, the crops and dlib's 5-point predictor, which aligns the descriptor, see
+the boxes they were made for.
 
 Boxes come back in pixels of the original image, with the detector's raw score and a
 0-100 ``confidence`` from :func:`confidence_from_score`.
@@ -197,9 +199,12 @@ def suppress_overlaps(detections: list[Detection], limit: float = 0.5) -> list[D
 def _blazeface(
     models: LoadedModels, pixels: np.ndarray, settings: DetectSettings
 ) -> list[Detection]:
-    found = find_faces(models.blazeface, pixels, settings.tile_side)
+    work, scale = scaled_copy(pixels, settings.tile_max_side)
+    found = find_faces(models.blazeface, work, settings.tile_side)
     detections = []
-    for box, points, probability in zip(found.boxes, found.keypoints, found.scores, strict=True):
+    for box, points, probability in zip(
+        found.boxes / scale, found.keypoints / scale, found.scores, strict=True
+    ):
         logit = math.log(probability / max(1e-12, 1.0 - probability))
         yaw = keypoints.keypoint_pose(points)["Yaw"]
         detections.append(
