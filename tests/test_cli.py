@@ -117,8 +117,10 @@ def test_bad_inputs_get_documented_errors_within_bounded_memory(tmp_path):
             assert line["Error"]["Message"]
     assert lines[-1]["Error"]["Type"] == "FileUnreadable"
     peak_kib = int(done.stderr.strip().splitlines()[-1].removeprefix("MAXRSS_KIB="))
-    # The models take about 250 MB; decoding the bomb would take 2.7 GB.
-    assert peak_kib < 600 * 1024, f"peak memory {peak_kib // 1024} MB"
+    # The models and their runtimes (dlib, OpenCV's DNN for BlazeFace, onnxruntime) take about
+    # 350 MB and the largest valid image of the corpus about 250 MB more; decoding the bomb
+    # would take 2.7 GB.
+    assert peak_kib < 800 * 1024, f"peak memory {peak_kib // 1024} MB"
 
 
 def test_exif_rotated_face_is_found_upright(engine, tmp_path):

@@ -34,7 +34,7 @@ class DecodeLimits:
 class DetectSettings:
     """How faces are found. See docs/engine.md for how the defaults were chosen."""
 
-    detector: Detector = "auto"
+    detector: Detector = "blazeface"
     # The working copy that HOG scans is scaled so its longer side is at most this.
     max_side: int = 1600
     # HOG upsamples the working copy once when its longer side is at most this (finds ~40 px faces).
@@ -298,7 +298,7 @@ def load_video() -> VideoSettings:
 
 def load_settings(**overrides: object) -> Settings:
     """Settings from ``FACEGATE_*`` variables; keyword overrides (from the CLI) win."""
-    detector = _env("FACEGATE_DETECTOR") or "auto"
+    detector = _env("FACEGATE_DETECTOR") or "blazeface"
     if detector not in DETECTORS:
         raise SystemExit(
             f"FACEGATE_DETECTOR must be one of {', '.join(DETECTORS)}, got {detector!r}"

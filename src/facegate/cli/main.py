@@ -17,7 +17,7 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
         "--detector",
         choices=DETECTORS,
         default=None,
-        help="face detector (default: FACEGATE_DETECTOR or auto)",
+        help="face detector (default: FACEGATE_DETECTOR or blazeface)",
     )
     parser.add_argument(
         "--workers",
