@@ -300,7 +300,7 @@ def _model_files(chain_: ModelChain) -> tuple[dict[str, str], list[str]]:
     """The SHA-256 of each model file of ``chain_``, and why one could not be computed."""
     digests: dict[str, str] = {}
     warnings: list[str] = []
-    for model in (chain_.cnn, chain_.landmarks, chain_.descriptor):
+    for model in (chain_.cnn, chain_.landmarks, chain_.descriptor, *chain_.blazeface):
         try:
             digests[model.filename] = file_digest(model.path())
         except (RuntimeError, OSError) as exc:
