@@ -133,7 +133,10 @@ def summary(results: Sequence[ImageResult], subjects: dict[str, int]) -> dict[st
 # --------------------------------------------------------------------------- printing
 
 
-def _pct(summary: dict[str, Any], section: str, key: str) -> str:
+def _pct(summary: dict[str, Any], section: str | None, key: str | None) -> str:
+    """Recall in % of one breakdown's cell, or overall (``section`` None)."""
+    if section is None:
+        return f"{100 * summary['recall']:5.1f}"
     cell = summary[section].get(key)
     return "    -" if cell is None else f"{100 * cell['recall']:5.1f}"
 
@@ -141,7 +144,7 @@ def _pct(summary: dict[str, Any], section: str, key: str) -> str:
 def table(title: str, summaries: dict[str, dict[str, Any]]) -> str:
     """Recall (%) per band, view and transform, false detections, the share of loose matches
     and the time, one row per detector; then recall per group."""
-    cols = [
+    cols: list[tuple[str, str | None, str | None]] = [
         ("all", None, None),
         *((b, "by_band", b) for b in BAND_ORDER),
         *((k[:5], "by_view_kind", k) for k in VIEW_KINDS),
@@ -151,10 +154,7 @@ def table(title: str, summaries: dict[str, dict[str, Any]]) -> str:
     head = f"{'detector':<{width}} " + " ".join(f"{c:>5}" for c, _, _ in cols)
     lines = [title, head + "  false/img  loose%  ms/img   n_img"]
     for name, s in summaries.items():
-        cells = [
-            f"{100 * s['recall']:5.1f}" if section is None else _pct(s, section, key)
-            for _, section, key in cols
-        ]
+        cells = [_pct(s, section, key) for _, section, key in cols]
         fd, t = s["false_detections"]["per_image"], s["ms_per_image"]["mean_ms"]
         loose = s["loose_matches"]["share_of_matches"] or 0.0
         lines.append(

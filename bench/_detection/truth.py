@@ -73,7 +73,7 @@ def _load_file() -> dict[str, Any]:
 def london_faces(root: Path, rebuild: bool = False) -> tuple[list[SourceFace], dict[str, Any]]:
     """Every image of the London set at ``root`` with a face box, and a description of the
     boxes (method, how many from each detector, which images have none)."""
-    data = {"method": METHOD, "faces": {}} if rebuild else _load_file()
+    data: dict[str, Any] = {"method": METHOD, "faces": {}} if rebuild else _load_file()
     known: dict[str, Any] = data["faces"]
     paths = [p for view in london_views(root) for p in london_images(view)]
     missing = [p for p in paths if f"{p.parent.name}/{p.name}" not in known]
