@@ -155,7 +155,11 @@ DLIB_RESNET_V1 = ModelChain(
     cnn=ModelFile("cnn-detector", "mmod_human_face_detector.dat", "public domain (CC0)"),
     landmarks=ModelFile("landmarks", "shape_predictor_5_face_landmarks.dat", "public domain (CC0)"),
     descriptor=ModelFile(
-        "descriptor", "dlib_face_recognition_resnet_model_v1.dat", "public domain (CC0)"
+        "descriptor",
+        "dlib_face_recognition_resnet_model_v1.dat",
+        "public domain (CC0)",
+        # as face_recognition_models 0.3.0 ships it: the file the ONNX conversion was checked on
+        sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
     ),
     chip_size=150,
     chip_padding=0.25,

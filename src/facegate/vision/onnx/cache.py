@@ -19,10 +19,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from facegate.vision.models import DEFAULT_CHAIN
+
 log = logging.getLogger("facegate.vision")
 
-# dlib_face_recognition_resnet_model_v1.dat as face_recognition_models 0.3.0 ships it.
-SOURCE_SHA256 = "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"
+# The descriptor file's pin, kept with the other model pins in the registry.
+assert DEFAULT_CHAIN.descriptor.sha256 is not None
+SOURCE_SHA256: str = DEFAULT_CHAIN.descriptor.sha256
 # Bump when the graph resnet.py builds changes: cached files of other versions are rebuilt.
 CONVERTER = "facegate-dlib-resnet-onnx/1"
 
