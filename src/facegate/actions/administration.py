@@ -69,6 +69,11 @@ def parse_instant(text: str, what: str = "The date") -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def parse_optional_instant(text: str | None, what: str) -> datetime | None:
+    """:func:`parse_instant` of a filter that may be left out (None or empty: no bound)."""
+    return parse_instant(text, what) if text else None
+
+
 def authorized(
     services: Administered,
     caller: Principal,

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from facegate.actions.administration import parse_instant
+from facegate.actions.administration import parse_optional_instant
 from facegate.api.rest.bodies import services_of
 from facegate.api.rest.caller import CallerDep
 from facegate.api.rest.errors import RestRoute
@@ -50,10 +49,6 @@ def _guarded(request: Request, caller: Principal, operation: str, work) -> Any:
 def _titled(row: AuditRecord) -> dict[str, Any]:
     """A record as the API answers it: the export's fields, named in TitleCase."""
     return {k.title().replace("_", ""): v for k, v in record_dict(row).items()}
-
-
-def _instant(value: str | None, name: str) -> datetime | None:
-    return parse_instant(value, name) if value else None
 
 
 @router.get(
@@ -90,7 +85,7 @@ async def records(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> dict[str, Any]:
     services = services_of(request)
-    start, end = _instant(since, "since"), _instant(until, "until")
+    start, end = parse_optional_instant(since, "since"), parse_optional_instant(until, "until")
     if organization and not caller.operator:
         raise InvalidParameterException("Only operators choose the organization.")
     query = selection(
@@ -127,7 +122,7 @@ async def export_log(
     request: Request, caller: CallerDep, since: Instant = None, until: Instant = None
 ) -> Response:
     services = services_of(request)
-    start, end = _instant(since, "since"), _instant(until, "until")
+    start, end = parse_optional_instant(since, "since"), parse_optional_instant(until, "until")
 
     def work() -> Iterator[str]:
         scope = paging.scope(caller)

@@ -26,7 +26,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from facegate.actions.administration import parse_instant
+from facegate.actions.administration import parse_optional_instant
 from facegate.audit import paging
 from facegate.audit.export import FILENAME, MEDIA_TYPE, download, record_dict, selection
 from facegate.audit.log import Recorder
@@ -44,10 +44,6 @@ Auditor = Annotated[Who, Depends(requires("auditor", "operator"))]
 PAGE = 50
 DECISIONS = ("allow", "deny", "error")
 JSON_FIELDS = ("roles", "policies", "face_ids", "detail")
-
-
-def _instant(value: str | None, name: str) -> datetime | None:
-    return parse_instant(value, name) if value else None
 
 
 def _shown(row: AuditRecord) -> dict[str, Any]:
@@ -77,7 +73,7 @@ async def audit_log(
     after: Annotated[int | None, Query(ge=0)] = None,
 ) -> Response:
     services = services_of(request)
-    start, end = _instant(since, "From"), _instant(until, "Until")
+    start, end = parse_optional_instant(since, "From"), parse_optional_instant(until, "Until")
     if decision and decision not in DECISIONS:
         raise InvalidParameterException("The decision is allow, deny or error.")
     filters = {
@@ -175,7 +171,7 @@ async def export_log(
     request: Request, who: Auditor, since: str | None = None, until: str | None = None
 ) -> Response:
     services = services_of(request)
-    start, end = _instant(since, "From"), _instant(until, "Until")
+    start, end = parse_optional_instant(since, "From"), parse_optional_instant(until, "Until")
 
     def work(record: Recorder) -> Iterator[str]:
         scope = paging.scope(who.principal)
