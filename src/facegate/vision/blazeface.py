@@ -34,7 +34,8 @@ candidates are merged again (``vision/nms.py``).
 Then every candidate must be **confirmed** by the full-range network on a square window four
 times its size, centred on it (the part outside the image filled black, so a face cut by the
 frame is still centred): it stays only when that pass finds a face (score above its
-``min_score``) whose centre lies inside the candidate's box (:func:`confirmed`). The back
+``min_score``) whose centre lies inside the candidate's box, and it takes that pass's
+keypoints (:func:`confirmation`). The back
 network on tiles also fires on textures at the tiles' scale (letters, buttons, a dark sleeve,
 an ear: 37 such boxes on the 46 real photos in tests/data, 0 after the check); the full-range
 network, looking at the same spot with more context, does not. On the detection evaluation
@@ -54,7 +55,7 @@ from functools import cache
 import numpy as np
 
 from facegate.vision.networks import Network
-from facegate.vision.nms import Candidates, suppress_nested, weighted_nms
+from facegate.vision.nms import Candidates, ious, suppress_nested, weighted_nms
 
 KEYPOINTS = ("eye_left", "eye_right", "nose_tip", "mouth", "ear_left", "ear_right")
 EYE_LEFT, EYE_RIGHT, NOSE_TIP, MOUTH, EAR_LEFT, EAR_RIGHT = range(6)
@@ -253,7 +254,8 @@ def find_faces(nets: dict[str, Network], pixels: np.ndarray, tile_side: int) -> 
     """Every face BlazeFace finds in an RGB image: all passes, merged, best first."""
     height, width = pixels.shape[:2]
     full, short, back = (nets[spec.role] for spec in (FULL_RANGE, SHORT_RANGE, BACK))
-    parts = [run_network(full, FULL_RANGE, pixels), run_network(short, SHORT_RANGE, pixels)]
+    whole = [run_network(full, FULL_RANGE, pixels), run_network(short, SHORT_RANGE, pixels)]
+    parts = list(whole)
     for side in tile_sides(width, height, tile_side):
         for origin in tile_origins(width, height, side):
             x, y = origin
@@ -261,19 +263,57 @@ def find_faces(nets: dict[str, Network], pixels: np.ndarray, tile_side: int) -> 
             cut = _cut_by_inner_edge(found, origin, side, width, height)
             parts.append(found.take(np.flatnonzero(~cut)))
     merged = suppress_nested(weighted_nms(Candidates.join(parts, len(KEYPOINTS))))
-    keep = [i for i, box in enumerate(merged.boxes) if confirmed(full, pixels, box)]
-    return merged.take(keep)
+    seen_whole = weighted_nms(Candidates.join(whole, len(KEYPOINTS)))
+    keep, points = [], []
+    for index, box in enumerate(merged.boxes):
+        seen = confirmation(full, pixels, box)
+        if seen is not None:
+            keep.append(index)
+            points.append(_whole_image_keypoints(seen_whole, box, seen))
+    faces = merged.take(keep)
+    if keep:
+        faces = Candidates(faces.boxes, np.stack(points), faces.scores)
+    return faces
+
+
+# A face's keypoints come from the whole-image passes when one of their faces overlaps its box
+# by at least this IoU.
+KEYPOINT_IOU = 0.5
+
+
+def _whole_image_keypoints(whole: Candidates, box: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """The keypoints of the whole-image passes' face at ``box``, else ``fallback``.
+
+    The whole-image passes see a face they find at its full resolution (up to their input
+    size) and their keypoints are what the pose and mouth constants were fitted on
+    (bench/fit_keypoints.py); the confirming window sees every face at a quarter of its input,
+    which places three-quarter views' keypoints less well (eyes 0.08 against 0.06 eye
+    distances from the face mesh on the London set), so it serves only the faces that only
+    the tiles found: small ones.
+    """
+    if len(whole) == 0:
+        return fallback
+    overlap = ious(box, whole.boxes)
+    best = int(np.argmax(overlap))
+    return np.asarray(whole.keypoints[best]) if overlap[best] >= KEYPOINT_IOU else fallback
 
 
 # The confirming pass's window: this many times the candidate's longer side.
 CONFIRM_WINDOW = 4.0
 
 
-def confirmed(full: Network, pixels: np.ndarray, box: np.ndarray) -> bool:
-    """Does the full-range network, on a window of :data:`CONFIRM_WINDOW` times ``box``
-    centred on it, score any anchor above its ``min_score`` whose box's centre lies inside
-    ``box``? (Its anchors, not their merged boxes: a merged box's centre moves with the
-    neighbours it is averaged with.)"""
+def confirmation(full: Network, pixels: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    """The full-range network's keypoints for the face at ``box``, seen on a window of
+    :data:`CONFIRM_WINDOW` times its size centred on it; None when it finds no face there.
+
+    Found means: an anchor scores above the network's ``min_score`` and its box's centre lies
+    inside ``box`` (its anchors are tested, not the pass's merged boxes, whose centres move
+    with the neighbours they are averaged with). The keypoints are those of the best merged
+    face among those anchors. The back network's keypoints are not kept: on profiles its
+    tragions stay about two eye distances apart, as on a frontal face, so the pose
+    (``vision/keypoints.py``) could not tell a profile; the full-range network's can, and it
+    sees every face here at the same scale (a quarter of its input).
+    """
     height, width = pixels.shape[:2]
     left, top, right, bottom = (float(v) for v in box)
     side = max(1, round(max(right - left, bottom - top) * CONFIRM_WINDOW))
@@ -282,7 +322,7 @@ def confirmed(full: Network, pixels: np.ndarray, box: np.ndarray) -> bool:
     sx0, sy0 = max(0, x0), max(0, y0)
     sx1, sy1 = min(width, x0 + side), min(height, y0 + side)
     if sx1 <= sx0 or sy1 <= sy0:
-        return False
+        return None
     window = np.zeros((side, side, 3), dtype=pixels.dtype)
     window[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = pixels[sy0:sy1, sx0:sx1]
     found = decode_anchors(full, FULL_RANGE, window, (x0, y0))
@@ -293,4 +333,7 @@ def confirmed(full: Network, pixels: np.ndarray, box: np.ndarray) -> bool:
         & (centres[:, 1] >= top)
         & (centres[:, 1] <= bottom)
     )
-    return bool(inside.any())
+    if not inside.any():
+        return None
+    faces = weighted_nms(found.take(np.flatnonzero(inside)))
+    return np.asarray(faces.keypoints[int(np.argmax(faces.scores))])

@@ -62,20 +62,23 @@ def _intersections(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return np.clip(width, 0, None) * np.clip(height, 0, None)
 
 
+def ious(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of ``box`` with each of ``boxes`` (0 where the union is empty)."""
+    inter = _intersections(box, boxes)
+    union = _areas(box[np.newaxis])[0] + _areas(boxes) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
 def weighted_nms(found: Candidates, limit: float = MERGE_IOU) -> Candidates:
     """MediaPipe's weighted suppression: each group of overlapping boxes becomes its mean."""
     if len(found) == 0:
         return found
     order = np.argsort(-found.scores, kind="stable")
-    areas = _areas(found.boxes)
     remaining = order
     boxes, points, scores = [], [], []
     while remaining.size:
         best = remaining[0]
-        inter = _intersections(found.boxes[best], found.boxes[remaining])
-        union = areas[best] + areas[remaining] - inter
-        iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-        group = remaining[iou > limit]
+        group = remaining[ious(found.boxes[best], found.boxes[remaining]) > limit]
         if group.size == 0:  # a degenerate box overlaps nothing, not even itself
             group = remaining[:1]
         weights = found.scores[group] / found.scores[group].sum()
