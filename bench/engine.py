@@ -10,7 +10,8 @@ What it measures (every timing with time.perf_counter, every entry with its samp
    faces of ``deepface/selfie-many-people.jpg`` divided by their number.
 4. ``end_to_end``: images per second for decode + detect + embed every face over a fixed list
    of real images, facegate with 1 worker (in this process) and 2 workers (the service's
-   spawn pool), detectors hog and auto; face_recognition (hog, 5-point "small" landmarks)
+   spawn pool), detectors blazeface (the default), hog and auto; face_recognition (hog,
+   5-point "small" landmarks)
    with 1 process and with a spawn Pool of 2. Pool start-up and model loading are excluded.
 5. ``peak_memory_mb``: peak RSS of this process (ru_maxrss), of the worker children
    (RUSAGE_CHILDREN, an upper bound on Linux) and each pool worker's own peak (VmHWM).
@@ -90,6 +91,10 @@ QUICK_OUTPUT = "engine-quick.json"
 
 SIZES = ("640x480", "1920x1080")
 WORKERS = 2
+# The detectors timed end to end (blazeface is the default) and the issue's target for them:
+# at least this many times face_recognition's images/s (HOG, its default) on 1 and 2 processes.
+E2E_DETECTORS = ("blazeface", "hog", "auto")
+E2E_REQUIRED_RATIO = 3.0
 # End-to-end images: frontal London views (from tests/data, so the list is the same on every
 # machine) and DeepFace photos of many sizes (330x512 to 2500x1728, one to several faces).
 E2E_LONDON_VIEWS = ("neutral_front", "smiling_front")
@@ -457,8 +462,9 @@ def face_recognition_pool(
 def bench_end_to_end(
     settings: Settings, images: list[tuple[str, bytes]], memory: dict[str, Any]
 ) -> dict[str, Any]:
-    """facegate (hog, auto) and face_recognition (hog), 1 and 2 processes; fills ``memory``."""
-    fg_detectors = ("hog", "auto")
+    """facegate (blazeface, hog, auto) and face_recognition (hog), 1 and 2 processes; fills
+    ``memory``."""
+    fg_detectors = E2E_DETECTORS
     facegate_results: dict[str, Any] = {}
     for detector in fg_detectors:
         log(f"  end-to-end facegate {detector} x1 ...")
@@ -474,10 +480,20 @@ def bench_end_to_end(
     fr_results[f"hog_{WORKERS}_processes"] = face_recognition_pool(images, memory)
     memory["children_after_all_pools_mb"] = rusage_peak_mb(resource.RUSAGE_CHILDREN)
 
-    fg_hog_1 = facegate_results["hog_1_worker"]["images_per_s"]
-    fg_hog_2 = facegate_results[f"hog_{WORKERS}_workers"]["images_per_s"]
-    fr_hog_1 = fr_results["hog_1_process"]["images_per_s"]
-    fr_hog_2 = fr_results[f"hog_{WORKERS}_processes"]["images_per_s"]
+    fr_hog = {1: fr_results["hog_1_process"], WORKERS: fr_results[f"hog_{WORKERS}_processes"]}
+    ratios: dict[str, float | None] = {}
+    for detector in fg_detectors:
+        fg = {n: facegate_results[f"{detector}_{n}_worker{'s' if n > 1 else ''}"] for n in fr_hog}
+        for n in fr_hog:
+            ratios[f"facegate_{detector}_{n}_over_face_recognition_hog_{n}"] = ratio(
+                fg[n]["images_per_s"], fr_hog[n]["images_per_s"]
+            )
+        ratios[f"facegate_{detector}_{WORKERS}_workers_over_1_worker"] = ratio(
+            fg[WORKERS]["images_per_s"], fg[1]["images_per_s"]
+        )
+    ratios[f"face_recognition_hog_{WORKERS}_over_1"] = ratio(
+        fr_hog[WORKERS]["images_per_s"], fr_hog[1]["images_per_s"]
+    )
     return {
         "what": "images/s for decode + detect + embed every face found, each image once, "
         "bytes already in memory; pool start-up and model loading excluded (a warm-up task ran "
@@ -485,18 +501,7 @@ def bench_end_to_end(
         "images": [name for name, _ in images],
         "facegate": facegate_results,
         "face_recognition": fr_results,
-        "ratios": {
-            "facegate_hog_1_over_face_recognition_hog_1": ratio(fg_hog_1, fr_hog_1),
-            f"facegate_hog_{WORKERS}_over_face_recognition_hog_{WORKERS}": ratio(
-                fg_hog_2, fr_hog_2
-            ),
-            f"facegate_hog_{WORKERS}_workers_over_1_worker": ratio(fg_hog_2, fg_hog_1),
-            f"facegate_auto_{WORKERS}_workers_over_1_worker": ratio(
-                facegate_results[f"auto_{WORKERS}_workers"]["images_per_s"],
-                facegate_results["auto_1_worker"]["images_per_s"],
-            ),
-            f"face_recognition_hog_{WORKERS}_over_1": ratio(fr_hog_2, fr_hog_1),
-        },
+        "ratios": ratios,
         "notes": {
             "facegate_1_worker": "workers.embed_image(bytes, detector, True) called in this "
             "process on its FaceEngine, one image after another",
@@ -582,20 +587,22 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
     e2e = results["end_to_end"]
     fg, fr = e2e["facegate"], e2e["face_recognition"]
     emb = results["embedding_ms_per_face"]
-    auto = results["london_detection"]["auto"]["by_kind"]
     machine = results["environment"]["parallel_check"]["speedup"]
     out: dict[str, Any] = {}
-    for n, fg_key, fr_key in (
-        (1, "hog_1_worker", "hog_1_process"),
-        (WORKERS, f"hog_{WORKERS}_workers", f"hog_{WORKERS}_processes"),
-    ):
-        a, b = fg[fg_key]["images_per_s"], fr[fr_key]["images_per_s"]
-        out[f"throughput_hog_{n}_process_ge_face_recognition"] = {
-            "facegate_images_per_s": a,
-            "face_recognition_images_per_s": b,
-            "pass": a >= b,
-        }
-    for detector in ("hog", "auto"):
+    for detector in E2E_DETECTORS:
+        for n, fg_key, fr_key in (
+            (1, f"{detector}_1_worker", "hog_1_process"),
+            (WORKERS, f"{detector}_{WORKERS}_workers", f"hog_{WORKERS}_processes"),
+        ):
+            a, b = fg[fg_key]["images_per_s"], fr[fr_key]["images_per_s"]
+            out[f"throughput_{detector}_{n}_process_ge_3x_face_recognition"] = {
+                "facegate_images_per_s": a,
+                "face_recognition_images_per_s": b,
+                "ratio": ratio(a, b),
+                "required": E2E_REQUIRED_RATIO,
+                "pass": a >= E2E_REQUIRED_RATIO * b,
+            }
+    for detector in E2E_DETECTORS:
         one = fg[f"{detector}_1_worker"]["images_per_s"]
         scaling = fg[f"{detector}_{WORKERS}_workers"]["images_per_s"] / one
         out[f"scaling_{detector}_{WORKERS}_workers_ge_1.8x"] = {
@@ -608,9 +615,13 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
     batched = emb["batched"]["per_face"]["median_ms"]
     out["embedding_single_face_le_20_ms"] = {"median_ms": single, "pass": single <= 20.0}
     out["embedding_batched_le_20_ms_per_face"] = {"median_ms": batched, "pass": batched <= 20.0}
-    for kind, limit in (("front", 0.01), ("3quarter", 0.01), ("profile", 0.10)):
-        row = auto[kind]
-        out[f"auto_misses_{kind}_le_{limit:.0%}"] = {
+    for detector, kind, limit in (
+        (detector, kind, limit)
+        for detector in ("blazeface", "auto")
+        for kind, limit in (("front", 0.01), ("3quarter", 0.01), ("profile", 0.10))
+    ):
+        row = results["london_detection"][detector]["by_kind"][kind]
+        out[f"{detector}_misses_{kind}_le_{limit:.0%}"] = {
             "missed": row["missed"],
             "images": row["images"],
             "missed_share": row["missed_share"],
