@@ -23,7 +23,8 @@ from facegate.vision.faces import Analysis, Face
 from facegate.vision.geometry import Box, face_pose
 from facegate.vision.keypoints import keypoint_pose
 from facegate.vision.models import DEFAULT_CHAIN, LoadedModels, load_models
-from facegate.vision.onnx.descriptor import Descriptor, model_cache_dir, select_descriptor
+from facegate.vision.onnx.cache import model_cache_dir
+from facegate.vision.onnx.descriptor import Descriptor, select_descriptor
 from facegate.vision.quality import brightness, sharpness
 
 DEFAULT_SIMILARITY_THRESHOLD = 80.0
