@@ -12,11 +12,16 @@ The check, once per process and network when the networks are chosen: a built-in
 fixed pattern of the network's input size, the same in every process) goes through the
 converted network and through OpenCV's, the outputs are paired by their last dimension as the
 decoder pairs them (16 regressors, 1 logit per anchor) and every value must agree within
-:data:`TOLERANCE`: the regressors in input pixels, the logits as the decoder reads them
-(clipped at ``SCORE_CLIP``, beyond which a score is 0 or 1 either way). Measured on the
-probe with onnxruntime 1.32 and tflite2onnx 0.4.1: at most 8e-5 (regressors) and 1.1e-4
-(logits); tests/test_blazeface_onnx.py holds both runtimes to the same tolerance on tiles
-of real photos and the detections to half a pixel.
+:data:`TOLERANCE`, relative to the value where it is larger than 1: ``|onnx - opencv| <=
+TOLERANCE * max(1, |opencv|)``. (Relative because both runtimes round float32 sums in their
+own order, so the differences grow with the values, and a few background anchors of real
+photos carry values in the thousands, regressors of 9,500 px at logits of -28,000 whose
+score is 0 and which are never decoded: there 1e-3 absolute is float32's rounding.)
+Measured with onnxruntime 1.32 and tflite2onnx 0.4.1 on the probe: at most 8e-5
+(regressors) and 1.1e-4 (logits); on the 578 inputs the detector fed the networks on 33 test
+photos: 3.2e-4 and 2.0e-4, and on the anchors that score a face at most 1.3e-4 px and 6e-6.
+tests/test_blazeface_onnx.py holds both runtimes to the tolerance on the inputs of real
+photos and the detections to half a pixel.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from facegate.config import DETECTOR_RUNTIMES
-from facegate.vision.blazeface import BACK, FULL_RANGE, SCORE_CLIP, SHORT_RANGE
+from facegate.vision.blazeface import BACK, FULL_RANGE, SHORT_RANGE
 from facegate.vision.models import BLAZEFACE_DISTRIBUTION, LoadedModels
 from facegate.vision.networks import Network
 from facegate.vision.onnx.selection import PerProcess, converted_or_reference
@@ -35,7 +40,8 @@ from facegate.vision.onnx.selection import PerProcess, converted_or_reference
 log = logging.getLogger("facegate.vision")
 
 MODES = DETECTOR_RUNTIMES
-# Largest difference allowed in any regressor (input pixels) or logit between the runtimes.
+# Largest difference allowed in any regressor (input pixels) or logit between the runtimes,
+# relative to the value where it is larger than 1 (see above).
 TOLERANCE = 1e-3
 # Each network's input side, by role (the decoder's specifications in vision/blazeface.py).
 INPUT_SIDES = {spec.role: spec.size for spec in (FULL_RANGE, SHORT_RANGE, BACK)}
@@ -63,7 +69,8 @@ def probe_blob(size: int) -> np.ndarray:
 
 def output_differences(got: list[np.ndarray], want: list[np.ndarray]) -> dict[str, float]:
     """The largest difference per output (``regressors``, ``logits``) between two runs of
-    the same input; raise when the outputs do not pair up (count, last dimension, shape)."""
+    the same input, relative to the reference's value where it is larger than 1; raise when
+    the outputs do not pair up (count, last dimension, shape)."""
     if len(got) != len(want) or len(want) != len(OUTPUTS):
         raise DetectorCheckFailed(f"{len(got)} outputs against the reference's {len(want)}")
     worst: dict[str, float] = {}
@@ -76,9 +83,8 @@ def output_differences(got: list[np.ndarray], want: list[np.ndarray]) -> dict[st
                 f"{[o.shape for o in got]})"
             )
         a, b = found[0].astype(np.float64), expected.astype(np.float64)
-        if name == "logits":
-            a, b = np.clip(a, -SCORE_CLIP, SCORE_CLIP), np.clip(b, -SCORE_CLIP, SCORE_CLIP)
-        worst[name] = float(np.max(np.abs(a - b))) if a.size else 0.0
+        scaled = np.abs(a - b) / np.maximum(1.0, np.abs(b))
+        worst[name] = float(scaled.max()) if scaled.size else 0.0
     return worst
 
 
