@@ -116,7 +116,7 @@ def collect(london: Path) -> list[dict[str, Any]]:
         yaw = (-1.0 if "left" in view_dir.name else 1.0) * NOMINAL_YAW[kind]
         for path in london_images(view_dir):
             pixels = engine.decode(path.read_bytes()).pixels
-            found = find_faces(models.blazeface, pixels, engine.settings.detect.tile_side)
+            found = find_faces(engine.detector_networks, pixels, engine.settings.detect.tile_side)
             row: dict[str, Any] = {
                 "view": view_dir.name,
                 "kind": kind,

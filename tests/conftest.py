@@ -104,6 +104,29 @@ def backend(request) -> dict[str, str]:
     return {"FACEGATE_DATABASE_URL": request.getfixturevalue("postgres_databases")()}
 
 
+# The ways a converted model's cache (vision/onnx/cache.py) is damaged in the tests.
+CACHE_DAMAGES = ("flip a byte", "truncate", "wrong record", "old converter")
+
+
+def damage_cached_model(path: Path, damage: str) -> None:
+    """Damage a cached ONNX model (one of CACHE_DAMAGES) or the record beside it."""
+    import json
+
+    record = path.with_name(path.name + ".json")
+    if damage == "flip a byte":
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0x40  # inside a weight: still a loadable model
+        path.write_bytes(bytes(data))
+    elif damage == "truncate":
+        path.write_bytes(path.read_bytes()[:1000])
+    elif damage == "wrong record":
+        record.write_text(json.dumps({**json.loads(record.read_text()), "onnx_sha256": "0" * 64}))
+    elif damage == "old converter":
+        record.write_text(json.dumps({**json.loads(record.read_text()), "converter": "old/0"}))
+    else:
+        raise ValueError(f"unknown damage {damage!r}")
+
+
 def london_front(subject: str, smiling: bool = False) -> bytes:
     """A London subject's frontal photo (neutral, or smiling: another photo of them)."""
     view, n = ("smiling_front", "08") if smiling else ("neutral_front", "03")

@@ -34,7 +34,7 @@ from facegate.vision.onnx.descriptor import (
 )
 from facegate.vision.onnx.resnet import build_model
 from facegate.vision.onnx.runner import OnnxDescriptor
-from tests.conftest import DATA
+from tests.conftest import CACHE_DAMAGES, DATA, damage_cached_model
 
 pytestmark = pytest.mark.models
 
@@ -169,21 +169,12 @@ def test_the_model_is_converted_once_then_read_from_the_cache(source, tmp_path):
     assert again.data == first.data and again.sha256 == first.sha256
 
 
-@pytest.mark.parametrize("damage", ["flip a byte", "truncate", "wrong record", "old converter"])
+@pytest.mark.parametrize("damage", CACHE_DAMAGES)
 def test_a_damaged_cache_is_rebuilt(source, tmp_path, damage):
     good = load_or_convert(source, tmp_path)
     assert good.path is not None
     record = record_path(good.path)
-    if damage == "flip a byte":
-        data = bytearray(good.data)
-        data[len(data) // 2] ^= 0x40  # inside a weight: still a loadable model
-        good.path.write_bytes(bytes(data))
-    elif damage == "truncate":
-        good.path.write_bytes(good.data[:1000])
-    elif damage == "wrong record":
-        record.write_text(json.dumps({**json.loads(record.read_text()), "onnx_sha256": "0" * 64}))
-    else:
-        record.write_text(json.dumps({**json.loads(record.read_text()), "converter": "old/0"}))
+    damage_cached_model(good.path, damage)
     rebuilt = load_or_convert(source, tmp_path)
     assert rebuilt.built
     assert rebuilt.sha256 == good.sha256

@@ -19,6 +19,11 @@ DETECTORS: tuple[str, ...] = ("hog", "cnn", "auto", "blazeface")
 # available and matches dlib (auto), dlib's own network (dlib), onnxruntime only (onnx).
 DescriptorRuntime = Literal["auto", "dlib", "onnx"]
 DESCRIPTOR_RUNTIMES: tuple[str, ...] = ("auto", "dlib", "onnx")
+# Which runtime runs the blazeface detector's networks (vision/onnx/detector.py): onnxruntime
+# on converted copies when they are available and match OpenCV's (auto), onnxruntime only
+# (onnx), OpenCV DNN on the .tflite files (opencv).
+DetectorRuntime = Literal["auto", "onnx", "opencv"]
+DETECTOR_RUNTIMES: tuple[str, ...] = ("auto", "onnx", "opencv")
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,7 @@ class Settings:
     retention_every_minutes: int = 60
     video: VideoSettings = field(default_factory=VideoSettings)
     descriptor: DescriptorRuntime = "auto"
+    detector_runtime: DetectorRuntime = "auto"
 
     @property
     def policy_dir(self) -> Path:
@@ -152,6 +158,14 @@ class Settings:
 def _env(name: str) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else None
+
+
+def _choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    """A variable that names one of ``choices`` (unset or empty: ``default``)."""
+    value = _env(name) or default
+    if value not in choices:
+        raise SystemExit(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def _int(name: str, default: int, minimum: int = 1) -> int:
@@ -273,11 +287,7 @@ def load_governance() -> GovernanceSettings:
 
 def load_video() -> VideoSettings:
     directory = _env("FACEGATE_VIDEO_DIR")
-    detector = _env("FACEGATE_VIDEO_DETECTOR") or "hog"
-    if detector not in DETECTORS:
-        raise SystemExit(
-            f"FACEGATE_VIDEO_DETECTOR must be one of {', '.join(DETECTORS)}, got {detector!r}"
-        )
+    detector = _choice("FACEGATE_VIDEO_DETECTOR", DETECTORS, "hog")
     raw_fps = _env("FACEGATE_VIDEO_SAMPLE_FPS") or "5"
     try:
         fps = float(raw_fps)
@@ -298,11 +308,7 @@ def load_video() -> VideoSettings:
 
 def load_settings(**overrides: object) -> Settings:
     """Settings from ``FACEGATE_*`` variables; keyword overrides (from the CLI) win."""
-    detector = _env("FACEGATE_DETECTOR") or "blazeface"
-    if detector not in DETECTORS:
-        raise SystemExit(
-            f"FACEGATE_DETECTOR must be one of {', '.join(DETECTORS)}, got {detector!r}"
-        )
+    detector = _choice("FACEGATE_DETECTOR", DETECTORS, "blazeface")
     decode = DecodeLimits(
         max_bytes=_int("FACEGATE_MAX_IMAGE_BYTES", DecodeLimits.max_bytes),
         max_pixels=_int("FACEGATE_MAX_IMAGE_PIXELS", DecodeLimits.max_pixels),
@@ -317,12 +323,8 @@ def load_settings(**overrides: object) -> Settings:
         tile_side=_int("FACEGATE_DETECT_TILE_SIDE", DetectSettings.tile_side, 192),
         tile_max_side=_int("FACEGATE_DETECT_TILE_MAX_SIDE", DetectSettings.tile_max_side, 192),
     )
-    descriptor = _env("FACEGATE_DESCRIPTOR") or "auto"
-    if descriptor not in DESCRIPTOR_RUNTIMES:
-        raise SystemExit(
-            f"FACEGATE_DESCRIPTOR must be one of {', '.join(DESCRIPTOR_RUNTIMES)}, "
-            f"got {descriptor!r}"
-        )
+    descriptor = _choice("FACEGATE_DESCRIPTOR", DESCRIPTOR_RUNTIMES, "auto")
+    detector_runtime = _choice("FACEGATE_DETECTOR_RUNTIME", DETECTOR_RUNTIMES, "auto")
     values: dict[str, object] = {
         "data_dir": Path(_env("FACEGATE_DATA_DIR") or "facegate-data"),
         "host": _env("FACEGATE_HOST") or "127.0.0.1",
@@ -342,6 +344,7 @@ def load_settings(**overrides: object) -> Settings:
         "retention_every_minutes": _int("FACEGATE_RETENTION_EVERY_MINUTES", 60),
         "video": load_video(),
         "descriptor": descriptor,
+        "detector_runtime": detector_runtime,
     }
     known = {f.name for f in fields(Settings)}
     for key, value in overrides.items():

@@ -31,6 +31,7 @@ from facegate.vision import keypoints
 from facegate.vision.blazeface import find_faces
 from facegate.vision.geometry import Box, overlap_of_smaller
 from facegate.vision.models import LoadedModels
+from facegate.vision.networks import Network
 
 
 @dataclass(frozen=True)
@@ -197,10 +198,13 @@ def suppress_overlaps(detections: list[Detection], limit: float = 0.5) -> list[D
 
 
 def _blazeface(
-    models: LoadedModels, pixels: np.ndarray, settings: DetectSettings
+    models: LoadedModels,
+    pixels: np.ndarray,
+    settings: DetectSettings,
+    networks: dict[str, Network] | None = None,
 ) -> list[Detection]:
     work, scale = scaled_copy(pixels, settings.tile_max_side)
-    found = find_faces(models.blazeface, work, settings.tile_side)
+    found = find_faces(models.blazeface if networks is None else networks, work, settings.tile_side)
     detections = []
     for box, points, probability in zip(
         found.boxes / scale, found.keypoints / scale, found.scores, strict=True
@@ -221,9 +225,14 @@ def _blazeface(
 
 
 def detect(
-    models: LoadedModels, pixels: np.ndarray, settings: DetectSettings, detector: str | None = None
+    models: LoadedModels,
+    pixels: np.ndarray,
+    settings: DetectSettings,
+    detector: str | None = None,
+    networks: dict[str, Network] | None = None,
 ) -> list[Detection]:
-    """Find faces in an RGB image with the chosen detector (default: ``settings.detector``)."""
+    """Find faces in an RGB image with the chosen detector (default: ``settings.detector``);
+    blazeface runs ``networks`` (the runtime the engine chose; default ``models.blazeface``)."""
     mode = detector or settings.detector
     if mode == "hog":
         found = _hog(models, pixels, settings)
@@ -234,7 +243,7 @@ def detect(
         if not found:
             found = _cnn(models, pixels, settings.cnn_side)
     elif mode == "blazeface":
-        found = _blazeface(models, pixels, settings)
+        found = _blazeface(models, pixels, settings, networks)
     else:
         raise ValueError(f"unknown detector {mode!r}")
     return [

@@ -23,7 +23,10 @@ from facegate.vision.faces import Analysis, Face
 from facegate.vision.geometry import Box, face_pose
 from facegate.vision.keypoints import keypoint_pose
 from facegate.vision.models import DEFAULT_CHAIN, LoadedModels, load_models
-from facegate.vision.onnx.descriptor import Descriptor, model_cache_dir, select_descriptor
+from facegate.vision.networks import Network
+from facegate.vision.onnx.cache import model_cache_dir
+from facegate.vision.onnx.descriptor import Descriptor, select_descriptor
+from facegate.vision.onnx.detector import select_detector_networks
 from facegate.vision.quality import brightness, sharpness
 
 DEFAULT_SIMILARITY_THRESHOLD = 80.0
@@ -47,9 +50,15 @@ class FaceEngine:
         self.settings = settings or load_settings()
         self.models: LoadedModels = load_models(model_version)
         self.chain = self.models.chain
+        cache_dir = model_cache_dir(self.settings.data_dir)
         # dlib's ResNet on onnxruntime when it is available and checked, else dlib's own.
         self.descriptor: Descriptor = select_descriptor(
-            self.models, self.settings.descriptor, model_cache_dir(self.settings.data_dir)
+            self.models, self.settings.descriptor, cache_dir
+        )
+        # BlazeFace's networks on onnxruntime when they are available and checked, else the
+        # OpenCV ones in self.models.blazeface.
+        self.detector_networks: dict[str, Network] = select_detector_networks(
+            self.models, self.settings.detector_runtime, cache_dir
         )
 
     @cached_property
@@ -70,7 +79,9 @@ class FaceEngine:
         self, pixels: np.ndarray, *, detector: str | None = None, embed: bool = False
     ) -> Analysis:
         height, width = pixels.shape[:2]
-        found = detect(self.models, pixels, self.settings.detect, detector)
+        found = detect(
+            self.models, pixels, self.settings.detect, detector, networks=self.detector_networks
+        )
         found.sort(key=lambda d: d.box.area, reverse=True)
         found = found[: self.settings.detect.max_faces]
         faces: list[Face] = []

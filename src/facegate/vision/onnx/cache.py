@@ -1,12 +1,17 @@
-"""The ONNX descriptor network: converted from the installed ``.dat`` once, then cached.
+"""Converted ONNX models: converted from an installed model file once, then cached.
 
-Nothing is downloaded: the conversion reads the ``.dat`` that ``face_recognition_models``
-installed (checked against its pinned SHA-256 first) and writes the model into the cache
-folder (``<data_dir>/models/`` when the data folder exists) with a record beside it
-(``<name>.onnx.json``) of the source file's SHA-256, the converter's version and the ONNX
-file's SHA-256. A cached file is used only when its record matches the source, the converter
-and the file's bytes; otherwise it is rebuilt and rewritten. The bytes that are checked are
-the bytes that run (the session is created from them, not from the path).
+One mechanism serves every converted network: dlib's descriptor ResNet (from its ``.dat``,
+:data:`DESCRIPTOR`) and BlazeFace's three detector networks (from their ``.tflite`` files,
+``vision/onnx/tflite.py``). Each source is described by a :class:`Conversion`: the source
+file's pinned SHA-256, the converter's id and the function that converts the file's bytes.
+
+Nothing is downloaded: the conversion reads the installed file (checked against its pinned
+SHA-256 first) and writes the model into the cache folder (``<data_dir>/models/`` when the
+data folder exists) with a record beside it (``<name>.onnx.json``) of the source file's
+SHA-256, the converter's id and the ONNX file's SHA-256. A cached file is used only when its
+record matches the source, the converter and the file's bytes; otherwise it is rebuilt and
+rewritten. The bytes that are checked are the bytes that run (the session is created from
+them, not from the path).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +37,18 @@ CONVERTER = "facegate-dlib-resnet-onnx/1"
 
 
 class SourceMismatch(RuntimeError):
-    """The installed ``.dat`` is not the file the converter was checked against."""
+    """The installed source file is not the file the converter was checked against."""
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """How one kind of source file becomes an ONNX model, and which file it is checked for."""
+
+    what: str  # for the log: "descriptor model", "blazeface-back network", ...
+    source_sha256: str  # the pinned source file: any other is refused
+    converter: str  # the converter's id: a cached model of another id is rebuilt
+    convert: Callable[[bytes], bytes]  # the source file's bytes to the ONNX model's
+    reinstall: str  # what puts the pinned file back (for the error message)
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,12 @@ class OnnxModel:
     sha256: str
     path: Path | None
     built: bool  # converted now (no usable cached file)
+
+
+def model_cache_dir(data_dir: Path) -> Path | None:
+    """Where converted models are cached: ``<data_dir>/models`` once the data folder exists
+    (a command run without one converts in memory and leaves nothing behind)."""
+    return data_dir / "models" if data_dir.is_dir() else None
 
 
 def _sha256(data: bytes) -> str:
@@ -60,26 +83,40 @@ def convert(source_bytes: bytes) -> bytes:
     return build_model(read_network(source_bytes)).SerializeToString()
 
 
-def load_or_convert(source: Path, cache_dir: Path | None) -> OnnxModel:
-    """The ONNX model of ``source``: the cached one when its record checks out, else built now.
+DESCRIPTOR = Conversion(
+    what="descriptor model",
+    source_sha256=SOURCE_SHA256,
+    converter=CONVERTER,
+    convert=convert,
+    reinstall="reinstall face_recognition_models==0.3.0",
+)
+
+
+def load_or_convert(
+    source: Path, cache_dir: Path | None, conversion: Conversion = DESCRIPTOR
+) -> OnnxModel:
+    """The ONNX model of ``source``: the cached one when its record checks out, else built now
+    by ``conversion`` (default: the descriptor's).
 
     Raises :class:`SourceMismatch` when ``source`` is not the pinned file.
     """
     source_bytes = source.read_bytes()
     source_sha = _sha256(source_bytes)
-    if source_sha != SOURCE_SHA256:
+    if source_sha != conversion.source_sha256:
         raise SourceMismatch(
-            f"{source} has SHA-256 {source_sha}, not the pinned {SOURCE_SHA256}; the ONNX "
-            "conversion is only checked for that file (reinstall face_recognition_models==0.3.0)"
+            f"{source} has SHA-256 {source_sha}, not the pinned {conversion.source_sha256}; "
+            f"the ONNX conversion is only checked for that file ({conversion.reinstall})"
         )
     path = cache_dir / onnx_name(source) if cache_dir is not None else None
     if path is not None:
-        cached = _read_cached(path, source_sha)
+        cached = _read_cached(path, conversion)
         if cached is not None:
             return OnnxModel(cached, _sha256(cached), path, built=False)
-    data = convert(source_bytes)
+    data = conversion.convert(source_bytes)
     digest = _sha256(data)
-    written = path if path is not None and _write_cached(path, data, source, digest) else None
+    written = (
+        path if path is not None and _write_cached(path, data, source, digest, conversion) else None
+    )
     return OnnxModel(data, digest, written, built=True)
 
 
@@ -87,7 +124,7 @@ def record_path(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def _read_cached(path: Path, source_sha: str) -> bytes | None:
+def _read_cached(path: Path, conversion: Conversion) -> bytes | None:
     """The cached model's bytes when its record names this source, this converter and them."""
     try:
         record = json.loads(record_path(path).read_text())
@@ -95,23 +132,24 @@ def _read_cached(path: Path, source_sha: str) -> bytes | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        log.warning("ignoring the cached descriptor model %s: %s", path, exc)
+        log.warning("ignoring the cached %s %s: %s", conversion.what, path, exc)
         return None
     if not isinstance(record, dict):
-        log.warning("ignoring the cached descriptor model %s: its record is not an object", path)
+        log.warning("ignoring the cached %s %s: its record is not an object", conversion.what, path)
         return None
     problems = [
         what
         for what, ok in (
-            ("source", record.get("source_sha256") == source_sha),
-            ("converter", record.get("converter") == CONVERTER),
+            ("source", record.get("source_sha256") == conversion.source_sha256),
+            ("converter", record.get("converter") == conversion.converter),
             ("sha256", record.get("onnx_sha256") == _sha256(data)),
         )
         if not ok
     ]
     if problems:
         log.warning(
-            "rebuilding the cached descriptor model %s: its %s does not match",
+            "rebuilding the cached %s %s: its %s does not match",
+            conversion.what,
             path,
             ", ".join(problems),
         )
@@ -119,12 +157,14 @@ def _read_cached(path: Path, source_sha: str) -> bytes | None:
     return data
 
 
-def _write_cached(path: Path, data: bytes, source: Path, digest: str) -> bool:
+def _write_cached(
+    path: Path, data: bytes, source: Path, digest: str, conversion: Conversion
+) -> bool:
     """Write model and record atomically (rename); False (logged) when the folder is not ours."""
     record = {
         "source": source.name,
-        "source_sha256": SOURCE_SHA256,
-        "converter": CONVERTER,
+        "source_sha256": conversion.source_sha256,
+        "converter": conversion.converter,
         "onnx": path.name,
         "onnx_sha256": digest,
     }
@@ -143,6 +183,6 @@ def _write_cached(path: Path, data: bytes, source: Path, digest: str) -> bool:
                 Path(temporary).unlink(missing_ok=True)
                 raise
     except OSError as exc:
-        log.warning("could not cache the descriptor model in %s: %s", path.parent, exc)
+        log.warning("could not cache the %s in %s: %s", conversion.what, path.parent, exc)
         return False
     return True

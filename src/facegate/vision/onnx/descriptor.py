@@ -15,7 +15,6 @@ tolerance on every face of the test images.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +23,7 @@ import numpy as np
 
 from facegate.config import DESCRIPTOR_RUNTIMES
 from facegate.vision.models import LoadedModels
+from facegate.vision.onnx.selection import PerProcess, converted_or_reference
 
 log = logging.getLogger("facegate.vision")
 
@@ -103,39 +103,22 @@ def onnx_descriptor(models: LoadedModels, cache_dir: Path | None) -> Descriptor:
     return runner
 
 
-def model_cache_dir(data_dir: Path) -> Path | None:
-    """Where the converted model is cached: ``<data_dir>/models`` once the data folder exists
-    (a command run without one converts in memory and leaves nothing behind)."""
-    return data_dir / "models" if data_dir.is_dir() else None
-
-
-_lock = threading.Lock()
-_chosen: dict[tuple[str, str, str], Descriptor] = {}
+_chosen: PerProcess[Descriptor] = PerProcess()
 
 
 def select_descriptor(models: LoadedModels, mode: str, cache_dir: Path | None) -> Descriptor:
     """This process's descriptor runtime for ``mode`` (created once per process and mode)."""
     if mode not in MODES:
         raise ValueError(f"descriptor mode must be one of {', '.join(MODES)}, got {mode!r}")
-    key = (models.chain.version, mode, str(cache_dir))
-    with _lock:
-        chosen = _chosen.get(key)
-        if chosen is None:
-            chosen = _choose(models, mode, cache_dir)
-            _chosen[key] = chosen
-        return chosen
-
-
-def _choose(models: LoadedModels, mode: str, cache_dir: Path | None) -> Descriptor:
-    if mode == "dlib":
-        return DlibDescriptor(models.descriptor, models.chain.dimensions)
-    try:
-        return onnx_descriptor(models, cache_dir)
-    except Exception as exc:  # ImportError, a mismatching file, a failed check, ...
-        if mode == "onnx":
-            raise RuntimeError(
-                f"FACEGATE_DESCRIPTOR=onnx, but the ONNX descriptor is unavailable: {exc}. "
-                "Install onnxruntime (pip install -e .) or set FACEGATE_DESCRIPTOR=dlib."
-            ) from exc
-        log.warning("descriptor: falling back to dlib (the ONNX runner is unavailable: %s)", exc)
-        return DlibDescriptor(models.descriptor, models.chain.dimensions)
+    return _chosen.get(
+        (models.chain.version, mode, str(cache_dir)),
+        lambda: converted_or_reference(
+            setting="FACEGATE_DESCRIPTOR",
+            mode=mode,
+            what="descriptor",
+            reference_name="dlib",
+            converted=lambda: onnx_descriptor(models, cache_dir),
+            reference=lambda: DlibDescriptor(models.descriptor, models.chain.dimensions),
+            remedy="Install onnxruntime (pip install -e .) or set FACEGATE_DESCRIPTOR=dlib.",
+        ),
+    )

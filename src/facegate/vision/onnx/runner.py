@@ -1,4 +1,5 @@
-"""Running the descriptor network with onnxruntime: face chips in, 128-d descriptors out."""
+"""Running converted networks with onnxruntime: the descriptor (face chips in, 128-d
+descriptors out) and the session options every converted network shares."""
 
 from __future__ import annotations
 
@@ -8,6 +9,21 @@ from typing import Any
 import numpy as np
 
 from facegate.vision.onnx import INPUT_NAME, OUTPUT_NAME
+
+
+def cpu_session(model: bytes, threads: int = 1) -> Any:
+    """An onnxruntime session on the CPU provider for the serialized ``model`` (the bytes that
+    were checked, not a path): ``threads`` intra-op threads (default one: the parallelism is
+    the worker processes'), operators run one after another, every graph optimisation on."""
+    import onnxruntime as ort  # deferred: importing facegate loads no model
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+
 
 # Chips per run: every face of a request goes in one call, in runs of at most this many (the
 # activations of one run stay a few tens of MB).
@@ -21,16 +37,7 @@ class OnnxDescriptor:
     name = "onnx"
 
     def __init__(self, model: bytes, *, threads: int = 1, chip_size: int = 150):
-        import onnxruntime as ort  # deferred: importing facegate loads no model
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session: Any = ort.InferenceSession(
-            model, sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        self.session: Any = cpu_session(model, threads)
         self.chip_size = chip_size
 
     def compute(self, chips: Sequence[np.ndarray]) -> np.ndarray:
