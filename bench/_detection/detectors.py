@@ -36,11 +36,29 @@ SUBSET_OF = {"facegate cnn": "cnn", "face_recognition cnn": "fr_cnn"}
 
 
 @dataclass(frozen=True)
+class Found:
+    """One detection with what the detector says of it: its score (facegate's confidence;
+    None where the library gives none) and, for facegate, which detector found it."""
+
+    box: Box
+    score: float | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
 class Detector:
     name: str  # "facegate hog", "face_recognition cnn"
     detect: Callable[[bytes], list[Box]]
     subset: str  # the images it runs on: all, cnn or fr_cnn
     about: str
+    # The same call, keeping each box's score and source (the real photos list them).
+    found: Callable[[bytes], list[Found]] | None = None
+
+    def detect_found(self, data: bytes) -> list[Found]:
+        """``found`` where the detector has it, else the boxes alone."""
+        if self.found is not None:
+            return self.found(data)
+        return [Found(box) for box in self.detect(data)]
 
 
 def _probe_image() -> bytes:
@@ -70,6 +88,12 @@ def facegate_detectors(engine: FaceEngine) -> tuple[list[Detector], dict[str, st
         def run(data: bytes, mode: str = mode) -> list[Box]:
             return [face.box for face in engine.analyze(data, detector=mode).faces]
 
+        def run_found(data: bytes, mode: str = mode) -> list[Found]:
+            return [
+                Found(face.box, round(face.confidence, 4), face.detector)
+                for face in engine.analyze(data, detector=mode).faces
+            ]
+
         found.append(
             Detector(
                 name,
@@ -77,6 +101,7 @@ def facegate_detectors(engine: FaceEngine) -> tuple[list[Detector], dict[str, st
                 SUBSET_OF.get(name, "all"),
                 f"FaceEngine().analyze(data, detector={mode!r}): decode, detect, landmarks, "
                 "pose, quality",
+                run_found,
             )
         )
     return found, missing
