@@ -2,13 +2,15 @@
 
 ``hog``: dlib's HOG + linear SVM frontal detector, fast, blind to profiles.
 ``cnn``: dlib's MMOD CNN, finds faces in every pose, slow on a CPU without BLAS.
-``auto`` (default): HOG on the working copy; only when it finds nothing, the CNN on a small copy
+``auto``: HOG on the working copy; only when it finds nothing, the CNN on a small copy
 (longer side ``cnn_side``) that still holds the faces worth finding in that case: large
 non-frontal faces. docs/engine.md has the measurements behind this cascade.
-``blazeface``: MediaPipe's BlazeFace in OpenCV DNN (``vision/blazeface.py``): the full-range
-network on the whole image and on overlapping tiles, the short-range one on the whole image,
-merged, on a working copy whose longer side is at most ``tile_max_side``. Finds small (from
-about 30 px) and turned faces, profiles included; gives six keypoints
+``blazeface`` (default): MediaPipe's BlazeFace (``vision/blazeface.py``), on onnxruntime or
+OpenCV DNN (``vision/onnx/detector.py`` chooses): the back network on overlapping tiles, the
+full-range and short-range ones on the whole image, merged, each face confirmed by the
+full-range network around it, on a working copy whose longer side is at most
+``tile_max_side``. Finds small (from about 30 px) and turned faces, profiles included, and
+faces the frame cuts; gives six keypoints
 (``Detection.keypoints``) from which ``vision/keypoints.py`` reports the landmarks and the
 pose. Its boxes are mapped to the convention of HOG's (:data:`BLAZEFACE_TO_DLIB_BOX`), so
 the quality bars, the crops and dlib's 5-point predictor, which aligns the descriptor, see
