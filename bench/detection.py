@@ -37,7 +37,7 @@ Run it (``make bench`` runs the first form; about 20-25 minutes on 2 cores):
 
     .venv/bin/python bench/detection.py            # writes bench/results/detection.json
     .venv/bin/python bench/detection.py --quick    # ~4 min smoke run, detection-quick.json
-    .venv/bin/python bench/detection.py --only real  # ~7 min, detection-real.json
+    .venv/bin/python bench/detection.py --only real  # ~6 min, detection-real.json
     .venv/bin/python bench/detection.py --detectors "facegate hog" "face_recognition hog"
     .venv/bin/python bench/detection.py --rebuild-truth   # recompute the London face boxes
 """
