@@ -142,3 +142,24 @@ def test_boxes_map_back_from_the_working_copy(engine):
     assert len(big) == len(small) == 1
     for key in ("Left", "Top", "Width", "Height"):
         assert abs(big[0]["BoundingBox"][key] - small[0]["BoundingBox"][key]) < 0.03
+
+
+def test_every_dlib_model_file_is_pinned_and_checked(tmp_path):
+    """The CNN, the 5-point model and the descriptor are the files facegate was measured with:
+    each installed file matches its pin, and a changed byte is refused with the reinstall
+    command."""
+    import shutil
+
+    from facegate.vision.models import DEFAULT_CHAIN
+
+    for model in (DEFAULT_CHAIN.cnn, DEFAULT_CHAIN.landmarks, DEFAULT_CHAIN.descriptor):
+        assert model.sha256 is not None, model.filename
+        assert model.verified_path() == model.path()
+        copy = tmp_path / model.filename
+        shutil.copy(model.path(), copy)
+        data = bytearray(copy.read_bytes())
+        data[len(data) // 3] ^= 0x01
+        copy.write_bytes(bytes(data))
+        with pytest.raises(RuntimeError, match="SHA-256") as refused:
+            model.verified_path(copy)
+        assert "pip install --force-reinstall face_recognition_models" in str(refused.value)

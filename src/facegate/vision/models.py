@@ -158,8 +158,19 @@ BLAZEFACE_BACK = _blazeface_file(
 DLIB_RESNET_V1 = ModelChain(
     version="dlib-resnet-v1",
     hog="dlib.get_frontal_face_detector (HOG + linear SVM, built into dlib)",
-    cnn=ModelFile("cnn-detector", "mmod_human_face_detector.dat", "public domain (CC0)"),
-    landmarks=ModelFile("landmarks", "shape_predictor_5_face_landmarks.dat", "public domain (CC0)"),
+    # as face_recognition_models 0.3.0 ships them, like the descriptor below
+    cnn=ModelFile(
+        "cnn-detector",
+        "mmod_human_face_detector.dat",
+        "public domain (CC0)",
+        sha256="4cb19393e2fbaf2b1609a9319ad5386618c886a6234ec1b971f3e87c85d87fe6",
+    ),
+    landmarks=ModelFile(
+        "landmarks",
+        "shape_predictor_5_face_landmarks.dat",
+        "public domain (CC0)",
+        sha256="c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+    ),
     descriptor=ModelFile(
         "descriptor",
         "dlib_face_recognition_resnet_model_v1.dat",
@@ -230,9 +241,9 @@ def load_models(version: str = DEFAULT_CHAIN.version) -> LoadedModels:
             models = LoadedModels(
                 chain=chain,
                 hog=dlib.get_frontal_face_detector(),
-                cnn=dlib.cnn_face_detection_model_v1(str(chain.cnn.path())),
-                landmarks=dlib.shape_predictor(str(chain.landmarks.path())),
-                descriptor=dlib.face_recognition_model_v1(str(chain.descriptor.path())),
+                cnn=dlib.cnn_face_detection_model_v1(str(chain.cnn.verified_path())),
+                landmarks=dlib.shape_predictor(str(chain.landmarks.verified_path())),
+                descriptor=dlib.face_recognition_model_v1(str(chain.descriptor.verified_path())),
                 blazeface=load_blazeface(chain.blazeface),
             )
             _loaded[version] = models
