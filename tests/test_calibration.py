@@ -45,6 +45,10 @@ def test_shipped_artifact_states_its_data_and_rates(shipped):
     doc = shipped.document
     assert doc["model_version"] == DEFAULT_CHAIN.version
     assert doc["dataset"]["name"] == "london" and doc["dataset"]["subjects"] == 102
+    # Made with the detector the service runs by default: scores describe the pipeline that runs.
+    from facegate.config import DetectSettings
+
+    assert doc["dataset"]["detector"] == DetectSettings.detector
     row99 = next(r for r in doc["table"] if r["threshold"] == 99)
     assert row99["pooled"]["fmr"] <= 1e-4
     for group, rates in row99["groups"].items():
