@@ -1,4 +1,4 @@
-"""The blazeface detector (MediaPipe's BlazeFace in OpenCV DNN) on real photographs."""
+"""The blazeface detector (MediaPipe's BlazeFace, onnxruntime or OpenCV DNN) on real photos."""
 
 from __future__ import annotations
 
