@@ -291,17 +291,21 @@ def ears_of_larger_faces(faces: Candidates) -> np.ndarray:
     widths = faces.boxes[:, 2] - faces.boxes[:, 0]
     ears = faces.keypoints[:, [EAR_LEFT, EAR_RIGHT]]
     dropped = np.zeros(len(faces), dtype=bool)
-    for index, (left, top, right, bottom) in enumerate(faces.boxes):
+    for index, box in enumerate(faces.boxes):
         owners = widths >= EAR_OWNER_SCALE * widths[index]
-        points = ears[owners].reshape(-1, 2)
-        inside = (
-            (points[:, 0] >= left)
-            & (points[:, 0] <= right)
-            & (points[:, 1] >= top)
-            & (points[:, 1] <= bottom)
-        )
-        dropped[index] = bool(inside.any())
+        dropped[index] = bool(inside(ears[owners].reshape(-1, 2), box).any())
     return dropped
+
+
+def inside(points: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Which of ``points`` (N, 2) lie inside ``box`` (left, top, right, bottom), edges included."""
+    left, top, right, bottom = (float(v) for v in box)
+    return (
+        (points[:, 0] >= left)
+        & (points[:, 0] <= right)
+        & (points[:, 1] >= top)
+        & (points[:, 1] <= bottom)
+    )
 
 
 # A face's keypoints come from the whole-image passes when one of their faces overlaps its box
@@ -355,13 +359,8 @@ def confirmation(full: Network, pixels: np.ndarray, box: np.ndarray) -> np.ndarr
     window[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = pixels[sy0:sy1, sx0:sx1]
     found = decode_anchors(full, FULL_RANGE, window, (x0, y0))
     centres = (found.boxes[:, 0:2] + found.boxes[:, 2:4]) / 2.0
-    inside = (
-        (centres[:, 0] >= left)
-        & (centres[:, 0] <= right)
-        & (centres[:, 1] >= top)
-        & (centres[:, 1] <= bottom)
-    )
-    if not inside.any():
+    within = inside(centres, box)
+    if not within.any():
         return None
-    faces = weighted_nms(found.take(np.flatnonzero(inside)))
+    faces = weighted_nms(found.take(np.flatnonzero(within)))
     return np.asarray(faces.keypoints[int(np.argmax(faces.scores))])
